@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# edgelb benchmark: the self-hosted Node build side by side with HAProxy 2.6, same two origins.
+#
+#   npm run bench                      # = bash bench/run.sh : RUNS=3 x DUR=10 s per scenario
+#   npm run bench -- --quick           # RUNS=1 x DUR=3 s, 1 s warm-up
+#   npm run bench -- --only direct,haproxy-ka      # pick configs (default: direct,haproxy-ka,edgelb)
+#   options: --runs N  --dur S  --warm S  --work DIR (default /tmp/edgelb-bench, env BENCH_WORK)
+#
+# Layout (same method as ../shared/anchors/bench.sh, 2 cores):
+#   CPU0: wrk (-t1, --latency, --timeout 2s) + ONE nginx worker serving the origins
+#         127.0.0.1:9101 (X-Origin: a) and :9102 (X-Origin: b), bodies /100b and /16k
+#         (bench/conf/nginx-origin.conf, a copy of the anchors' one)
+#   CPU1: the proxy under test on 127.0.0.1:8080
+#     direct      wrk straight at :9101 (the ceiling, no proxy)
+#     haproxy-ka  haproxy -f bench/conf/haproxy-features.cfg (keep-alive + http-reuse, checks,
+#                 retries 3, redispatch, forwardfor: the features edgelb has on by default)
+#     edgelb      node bin/edgelb.js serve --config <generated json> (Node 24 of node_modules)
+# Scenarios: c64-100b, c1-100b, c64-16k; each: warm-up (not recorded), then RUNS runs of DUR s.
+# Per run: req/s, p50/p99 (wrk's), errors (socket errors + non-2xx/3xx), proxy CPU % and
+# CPU µs/request (utime+stime of every process in the proxy's session, from /proc/<pid>/stat);
+# after a config's runs: peak RSS (VmHWM summed over its processes).
+# Output: bench/results/latest.md and latest.json (via bench/summarize.mjs); work files (raw wrk
+# output, logs, runs.tsv) in the work dir. Every process is started with setsid and stopped by its
+# own process group (trap EXIT); only 127.0.0.1 is ever targeted; every wait is bounded.
+set -uo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$BENCH")"
+WORK="${BENCH_WORK:-/tmp/edgelb-bench}"
+RUNS="${RUNS:-3}"; DUR="${DUR:-10}"; WARM="${WARM:-3}"
+CONFIGS="direct,haproxy-ka,edgelb"
+SCENARIOS="c64-100b c1-100b c64-16k"
+PORT=8080; LOADCPU=0; PROXYCPU=1; PIN=1
+QUICK=0
+
+usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) QUICK=1; RUNS=1; DUR=3; WARM=1 ;;
+    --only) CONFIGS="${2:?--only needs a,b,...}"; shift ;;
+    --only=*) CONFIGS="${1#--only=}" ;;
+    --runs) RUNS="${2:?}"; shift ;;
+    --dur) DUR="${2:?}"; shift ;;
+    --warm) WARM="${2:?}"; shift ;;
+    --work) WORK="${2:?}"; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+log() { echo "[$(date +%T)] $*" >&2; }
+
+# ---------------------------------------------------------------- tools
+need_tools() { local m=""; command -v haproxy >/dev/null || m+=" haproxy"; command -v nginx >/dev/null || m+=" nginx-light"
+  command -v wrk >/dev/null || m+=" wrk"; command -v curl >/dev/null || m+=" curl"; command -v taskset >/dev/null || m+=" util-linux"
+  command -v ps >/dev/null || m+=" procps"; echo "$m"; }
+MISSING=$(need_tools)
+if [ -n "$MISSING" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing missing Debian packages:$MISSING"
+    apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $MISSING >&2
+    MISSING=$(need_tools)
+  fi
+  if [ -n "$MISSING" ]; then
+    echo "bench: missing tools:$MISSING. Install them (Debian: apt-get install haproxy nginx-light wrk curl) and rerun." >&2
+    exit 1
+  fi
+fi
+NODE="$ROOT/node_modules/.bin/node"
+[ -x "$NODE" ] || { log "no $NODE (run npm install): using $(command -v node) for the summary; edgelb will fail"; NODE="$(command -v node || true)"; }
+if [ "$(nproc)" -lt 2 ]; then log "fewer than 2 CPUs: running UNPINNED"; PIN=0; fi
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------- work dir
+rm -rf "$WORK/run" "$WORK/raw" "$WORK/www"
+mkdir -p "$WORK/run/origin" "$WORK/raw" "$WORK/www" "$BENCH/results"
+head -c 100 /dev/zero | tr '\0' 'x' > "$WORK/www/100b"
+head -c 16384 /dev/zero | tr '\0' 'y' > "$WORK/www/16k"
+RUNS_TSV="$WORK/runs.tsv"; RSS_TSV="$WORK/rss.tsv"; FAIL_TSV="$WORK/failed.tsv"; META="$WORK/meta.tsv"
+printf 'config\tscenario\trun\trps\trequests\tp50_ms\tp99_ms\terrors\twall_ms\tproxy_cpu_pct\tproxy_cpu_us_per_req\n' > "$RUNS_TSV"
+printf 'config\tpid\tcomm\tVmHWM_kB\n' > "$RSS_TSV"
+printf 'config\treason\n' > "$FAIL_TSV"
+
+# ---------------------------------------------------------------- processes
+start_bg() { # start_bg LOGFILE CPU CMD... -> LAST_PID = session id = process group id
+  local logf=$1 cpu=$2; shift 2
+  if [ "$PIN" = 1 ]; then setsid taskset -c "$cpu" "$@" >"$logf" 2>&1 </dev/null &
+  else setsid "$@" >"$logf" 2>&1 </dev/null & fi
+  LAST_PID=$!
+}
+session_pids() { [ -n "${1:-}" ] && ps -eo pid=,sid= | awk -v s="$1" '$2==s{print $1}'; }
+stop_session() { # TERM the process group we created, wait up to 5 s, then KILL what is left of it
+  local sid=${1:-}; [ -z "$sid" ] && return 0
+  kill -TERM -- "-$sid" 2>/dev/null
+  local i; for i in $(seq 1 50); do [ -z "$(session_pids "$sid")" ] && break; sleep 0.1; done
+  local left; left=$(session_pids "$sid")
+  if [ -n "$left" ]; then log "SIGKILL leftovers of session $sid: $(echo $left)"; kill -KILL -- "-$sid" 2>/dev/null; kill -KILL $left 2>/dev/null; fi
+  wait "$sid" 2>/dev/null
+  return 0
+}
+cpu_ticks() { # utime+stime (clock ticks, all threads) summed over the processes of session $1
+  local t=0 p v
+  for p in $(session_pids "$1"); do
+    v=$(awk '{sub(/^.*\) /,""); print $12+$13}' "/proc/$p/stat" 2>/dev/null) && t=$((t + ${v:-0}))
+  done; echo "$t"
+}
+http_code() { curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1$2" 2>/dev/null; }
+wait_ready() { # wait_ready PORT PATH TIMEOUT_S [SID: give up as soon as that session is gone]
+  local end=$(( $(date +%s) + $3 ))
+  while [ "$(date +%s)" -lt "$end" ]; do
+    [ -n "${4:-}" ] && [ -z "$(session_pids "$4")" ] && return 1
+    [ "$(http_code "$1" "$2")" = 200 ] && return 0
+    sleep 0.05
+  done; return 1
+}
+port_busy() { curl -s -o /dev/null -m 1 "http://127.0.0.1:$1/" 2>/dev/null; [ $? -ne 7 ]; }  # 7 = connection refused
+sanity() { # 4 requests: which origin answered, body sizes
+  local s="" i
+  for i in 1 2 3 4; do s+="$(curl -s -D - -o /dev/null -m 2 "http://127.0.0.1:$1/100b" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-origin"{printf "%s", $2}')"; done
+  echo "origins=$s size100b=$(curl -s -m 2 "http://127.0.0.1:$1/100b" | wc -c) size16k=$(curl -s -m 2 "http://127.0.0.1:$1/16k" | wc -c)"
+}
+
+ORIGIN_PID=""; PROXY_PID=""
+cleanup() { stop_session "$PROXY_PID"; PROXY_PID=""; stop_session "$ORIGIN_PID"; ORIGIN_PID=""; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+start_origins() {
+  local p; for p in 9101 9102; do
+    if port_busy $p; then log "port $p is already in use: stop whatever listens there first"; exit 1; fi
+  done
+  sed "s#@PA@#$WORK#g" "$BENCH/conf/nginx-origin.conf" > "$WORK/run/origin/nginx.conf"
+  start_bg "$WORK/run/origin.log" $LOADCPU nginx -p "$WORK/run/origin" -c "$WORK/run/origin/nginx.conf"; ORIGIN_PID=$LAST_PID
+  if ! { wait_ready 9101 /100b 10 "$ORIGIN_PID" && wait_ready 9102 /100b 10 "$ORIGIN_PID"; }; then
+    log "origins failed to start"; cat "$WORK/run/origin.log" "$WORK/run/origin/error.log" >&2 2>/dev/null; exit 1
+  fi
+  log "origins up: nginx session $ORIGIN_PID on CPU$LOADCPU, $(sanity 9101)"
+}
+
+EDGELB_CFG="$WORK/run/edgelb.json"
+cat > "$EDGELB_CFG" <<'EOF'
+{"listen":{"host":"127.0.0.1","port":8080},"pools":{"bench":{"origins":[{"name":"a","url":"http://127.0.0.1:9101"},{"name":"b","url":"http://127.0.0.1:9102"}],"check":{"path":"/100b"}}}}
+EOF
+
+TARGET_PORT=$PORT; READY_TIMEOUT=10
+start_proxy() { # start_proxy CONFIG -> PROXY_PID (empty for direct), TARGET_PORT; non-zero + FAIL_REASON on failure
+  local cfg=$1
+  PROXY_PID=""; TARGET_PORT=$PORT; FAIL_REASON=""
+  [ "$cfg" = direct ] && { TARGET_PORT=9101; return 0; }
+  if port_busy $PORT; then FAIL_REASON="port $PORT already in use by another process"; return 1; fi
+  case $cfg in
+    haproxy-ka)
+      start_bg "$WORK/run/$cfg.log" $PROXYCPU haproxy -db -f "$BENCH/conf/haproxy-features.cfg" ;;
+    edgelb)
+      [ -f "$ROOT/bin/edgelb.js" ] || { FAIL_REASON="bin/edgelb.js not found"; return 1; }
+      [ -x "$NODE" ] || { FAIL_REASON="no node binary"; return 1; }
+      pushd "$ROOT" >/dev/null
+      start_bg "$WORK/run/$cfg.log" $PROXYCPU "$NODE" bin/edgelb.js serve --config "$EDGELB_CFG"
+      popd >/dev/null ;;
+    *) FAIL_REASON="unknown config (known: direct, haproxy-ka, edgelb)"; return 1 ;;
+  esac
+  PROXY_PID=$LAST_PID
+}
+
+# ---------------------------------------------------------------- load
+parse_wrk() { # -> rps requests p50_ms p99_ms errors (tab separated)
+  awk 'function ms(v){ if (v ~ /us$/){sub(/us$/,"",v); return v/1000} if (v ~ /ms$/){sub(/ms$/,"",v); return v+0}
+                       if (v ~ /m$/){sub(/m$/,"",v); return v*60000} if (v ~ /s$/){sub(/s$/,"",v); return v*1000} return v }
+       BEGIN{rps="";n=0;p50="";p99="";err=0}
+       /^ +50%/{p50=ms($2)} /^ +99%/{p99=ms($2)} /Requests\/sec:/{rps=$2} / requests in /{n=$1}
+       /Socket errors:/{gsub(",",""); err+=$4+$6+$8+$10} /Non-2xx/{err+=$NF}
+       END{ if (rps=="") exit 1; printf "%s\t%d\t%.3f\t%.3f\t%d", rps, n, p50, p99, err }' "$1"
+}
+wrk_run() { # wrk_run CONFIG SCENARIO RUN PATH CONNS SECONDS [record=1]
+  local cfg=$1 sc=$2 run=$3 path=$4 c=$5 d=$6 rec=${7:-1}
+  local raw="$WORK/raw/${cfg}_${sc}_${run}.txt" p0 p1 t0 t1 pin=()
+  [ "$PIN" = 1 ] && pin=(taskset -c $LOADCPU)
+  p0=$(cpu_ticks "$PROXY_PID"); t0=$(date +%s%N)
+  timeout --foreground -k 5 $((d + 20)) "${pin[@]}" wrk -t1 -c"$c" -d"${d}s" --timeout 2s --latency "http://127.0.0.1:$TARGET_PORT$path" >"$raw" 2>&1
+  t1=$(date +%s%N); p1=$(cpu_ticks "$PROXY_PID")
+  [ "$rec" = 1 ] || return 0
+  local row; if ! row=$(parse_wrk "$raw"); then log "  $cfg $sc #$run: wrk gave no result: $(tail -3 "$raw" | tr '\n' ' ')"; return 1; fi
+  local wall_us=$(( (t1 - t0) / 1000 )) pc="-" us="-"
+  if [ -n "$PROXY_PID" ]; then
+    pc=$(awk -v a="$p0" -v b="$p1" -v w="$wall_us" -v hz="$CLK_TCK" 'BEGIN{printf "%.1f", (b-a)*1e6/hz*100/w}')
+    us=$(echo "$row" | awk -F'\t' -v a="$p0" -v b="$p1" -v hz="$CLK_TCK" '{printf "%.2f", ($2>0) ? (b-a)*1e6/hz/$2 : 0}')
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$sc" "$run" "$row" "$((wall_us / 1000))" "$pc" "$us" >> "$RUNS_TSV"
+  log "  $cfg $sc #$run: $(echo "$row" | awk -F'\t' '{printf "%s req/s, p50 %s ms, p99 %s ms, errors %s", $1, $3, $4, $5}'), proxy CPU ${pc}% = ${us} µs/req"
+}
+fail_config() { # fail_config CONFIG REASON
+  log "$1: FAILED: $2"
+  printf '%s\t%s\n' "$1" "$(echo "$2" | tr '\t\n' '  ')" >> "$FAIL_TSV"
+}
+run_config() {
+  local cfg=$1 sc path c r
+  if ! start_proxy "$cfg"; then fail_config "$cfg" "$FAIL_REASON"; PROXY_PID=""; return 1; fi
+  if ! wait_ready "$TARGET_PORT" /100b "$READY_TIMEOUT" "$PROXY_PID"; then
+    local why="no 200 on :$TARGET_PORT/100b within ${READY_TIMEOUT}s"
+    [ -n "$PROXY_PID" ] && [ -z "$(session_pids "$PROXY_PID")" ] && why="exited before serving"
+    fail_config "$cfg" "$why; log: $(tail -5 "$WORK/run/$cfg.log" 2>/dev/null | cut -c1-300)"
+    tail -20 "$WORK/run/$cfg.log" >&2 2>/dev/null
+    stop_session "$PROXY_PID"; PROXY_PID=""; return 1
+  fi
+  log "$cfg ready on :$TARGET_PORT session=${PROXY_PID:--} procs=[$(session_pids "$PROXY_PID" | tr '\n' ' ')] $(sanity "$TARGET_PORT")"
+  for sc in $SCENARIOS; do
+    case $sc in c64-100b) path=/100b c=64 ;; c1-100b) path=/100b c=1 ;; c64-16k) path=/16k c=64 ;; esac
+    wrk_run "$cfg" "$sc" warm "$path" "$c" "$WARM" 0
+    for r in $(seq 1 "$RUNS"); do wrk_run "$cfg" "$sc" "$r" "$path" "$c" "$DUR"; done
+    if [ -n "$PROXY_PID" ] && [ -z "$(session_pids "$PROXY_PID")" ]; then
+      fail_config "$cfg" "proxy died during $sc; log: $(tail -5 "$WORK/run/$cfg.log" 2>/dev/null | cut -c1-300)"; PROXY_PID=""; return 1
+    fi
+  done
+  if [ -n "$PROXY_PID" ]; then
+    local p; for p in $(session_pids "$PROXY_PID"); do
+      printf '%s\t%s\t%s\t%s\n' "$cfg" "$p" "$(cat /proc/$p/comm 2>/dev/null)" "$(awk '/^VmHWM/{print $2}' /proc/$p/status 2>/dev/null)" >> "$RSS_TSV"
+    done
+    stop_session "$PROXY_PID"; PROXY_PID=""
+  fi
+}
+
+# ---------------------------------------------------------------- main
+{
+  printf 'key\tvalue\n'
+  printf 'date\t%s\n' "$(date -u +%FT%TZ)"
+  printf 'git\t%s\n' "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')$(git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' +uncommitted changes')"
+  printf 'cpu\t%s\n' "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo) x $(nproc)"
+  printf 'kernel\t%s\n' "$(uname -r)"
+  printf 'pinned\t%s\n' "$([ "$PIN" = 1 ] && echo "wrk + origins on CPU$LOADCPU, proxy on CPU$PROXYCPU" || echo no)"
+  printf 'runs\t%s\n' "$RUNS"; printf 'dur_s\t%s\n' "$DUR"; printf 'warm_s\t%s\n' "$WARM"; printf 'quick\t%s\n' "$QUICK"
+  printf 'haproxy\t%s\n' "$(haproxy -v 2>/dev/null | head -1)"
+  printf 'nginx\t%s\n' "$(nginx -v 2>&1 | head -1)"
+  printf 'wrk\t%s\n' "$(wrk -v 2>&1 | head -1)"
+  printf 'node\t%s\n' "$("$NODE" -v 2>/dev/null || echo -)"
+} > "$META"
+log "configs=$CONFIGS RUNS=$RUNS DUR=${DUR}s WARM=${WARM}s work=$WORK"
+start_origins
+IFS=',' read -r -a CFG_LIST <<< "$CONFIGS"
+for cfg in "${CFG_LIST[@]}"; do [ -n "$cfg" ] && run_config "$cfg"; done
+cleanup
+[ -x "$NODE" ] || { log "no node to summarize with; raw data in $WORK"; exit 1; }
+"$NODE" "$BENCH/summarize.mjs" "$WORK" "$BENCH/results" && log "wrote $BENCH/results/latest.md and latest.json"

@@ -1,0 +1,232 @@
+import * as v from "valibot";
+import { parseDuration } from "./duration.ts";
+
+/** A duration string with a unit ("2s", "500ms", "1m30s"), parsed to milliseconds. */
+const duration = (max = 86_400_000) =>
+  v.pipe(
+    v.string("must be a duration string such as \"2s\" or \"500ms\""),
+    v.check((s) => parseDuration(s) !== undefined, "must be a duration with a unit (ms, s, m, h), such as \"2s\""),
+    v.transform((s) => parseDuration(s) as number),
+    v.maxValue(max, `must be at most ${max / 1000}s`),
+  );
+
+const int = (min: number, max: number) =>
+  v.pipe(
+    v.number(`must be an integer ${min}-${max}`),
+    v.integer(`must be an integer ${min}-${max}`),
+    v.minValue(min, `must be ${min}-${max}`),
+    v.maxValue(max, `must be ${min}-${max}`),
+  );
+
+const bool = v.boolean("must be true or false");
+const name = v.pipe(
+  v.string("must be a string"),
+  v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "must be 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"),
+);
+/** The name of an environment variable (or wrangler secret) holding a secret; secrets are never inline. */
+const envName = v.pipe(v.string("must be a string"), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"));
+
+/** Status expectation like HAProxy's `http-check expect status`: "200", "2xx", "200-399", or a comma list. */
+export type StatusRange = readonly [number, number];
+export function parseStatusSpec(spec: string): StatusRange[] | undefined {
+  const out: [number, number][] = [];
+  for (const raw of spec.split(",")) {
+    const p = raw.trim();
+    let m: RegExpMatchArray | null;
+    if ((m = p.match(/^([1-5])xx$/))) out.push([Number(m[1]) * 100, Number(m[1]) * 100 + 99]);
+    else if ((m = p.match(/^(\d{3})-(\d{3})$/)) && Number(m[1]) <= Number(m[2])) out.push([Number(m[1]), Number(m[2])]);
+    else if ((m = p.match(/^(\d{3})$/))) out.push([Number(m[1]), Number(m[1])]);
+    else return undefined;
+  }
+  return out.every(([a, b]) => a >= 100 && b <= 599) ? out : undefined;
+}
+const statusSpec = v.pipe(
+  v.string("must be a status spec such as \"200\", \"2xx\" or \"200-399\""),
+  v.check((s) => parseStatusSpec(s) !== undefined, "must be a status spec such as \"200\", \"2xx\", \"200-399\" or a comma list of them"),
+  v.transform((s) => parseStatusSpec(s) as StatusRange[]),
+);
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+const originUrl = v.pipe(
+  v.string("must be a URL string such as \"http://10.0.0.1:80\""),
+  v.check((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === "http:" || u.protocol === "https:") && u.username === "" && u.password === "" &&
+        (u.pathname === "/" || u.pathname === "") && u.search === "" && u.hash === "";
+    } catch {
+      return false;
+    }
+  }, "must be http(s)://host[:port] with no path, query, fragment or credentials"),
+  // keep only scheme://host:port, without the trailing slash
+  v.transform((s) => new URL(s).origin),
+);
+
+const origin = v.strictObject({
+  name,
+  url: originUrl,
+  /** Relative weight 0-256 (HAProxy's range); 0 takes no new requests. Default 1. */
+  weight: v.optional(int(0, 256), 1),
+  /** Most concurrent requests sent to this origin; 0 = no limit (default). Excess waits in the queue. */
+  maxconn: v.optional(int(0, 100_000), 0),
+  /** A backup origin takes traffic only when no primary origin is eligible. */
+  backup: v.optional(bool, false),
+});
+
+const check = v.strictObject({
+  /** Active health checks on (default) or off. */
+  enabled: v.optional(bool, true),
+  /** Path probed by the check. Default "/". */
+  path: v.optional(v.pipe(v.string("must be a string"), v.startsWith("/", "must start with \"/\"")), "/"),
+  /** Method of the check request. Default GET. */
+  method: v.optional(v.pipe(v.string("must be a string"), v.regex(TOKEN, "must be an HTTP method token")), "GET"),
+  /** Host header of the check; default the origin's host. */
+  host: v.optional(v.string("must be a string")),
+  /** Statuses that count as healthy. Default "200-399" (HAProxy's). */
+  expect: v.optional(statusSpec, "200-399"),
+  /** Time between checks (HAProxy `inter`). Default 2s. */
+  interval: v.optional(duration(3_600_000), "2s"),
+  /** Time a check may take. Default 1s. */
+  timeout: v.optional(duration(60_000), "1s"),
+  /** Consecutive successes to go up. Default 2. */
+  rise: v.optional(int(1, 100), 2),
+  /** Consecutive failures to go down. Default 3. */
+  fall: v.optional(int(1, 100), 3),
+});
+
+const RETRY_ON = ["conn-failure", "empty-response", "response-timeout", "502", "503", "504"] as const;
+/** What counts as retryable (HAProxy `retry-on` names). */
+export type RetryOn = (typeof RETRY_ON)[number];
+
+const timeouts = v.strictObject({
+  /** Time to open a connection to an origin (HAProxy `timeout connect`). Default 5s. */
+  connect: v.optional(duration(), "5s"),
+  /** Time from sending a request to the origin's response headers, per try. Default 30s. */
+  header: v.optional(duration(), "30s"),
+  /** Longest silence while a response body streams (HAProxy `timeout server`). Default 30s. */
+  idle: v.optional(duration(), "30s"),
+  /** Deadline for the whole exchange, retries included; 0 = none. Default 0. */
+  total: v.optional(duration(), "0"),
+  /** Longest wait for a free slot when every origin is at maxconn (HAProxy `timeout queue`). Default 5s. */
+  queue: v.optional(duration(), "5s"),
+});
+
+const passive = v.strictObject({
+  /** Passive ejection on real traffic (refused connections, timeouts, runs of 5xx). Default on. */
+  enabled: v.optional(bool, true),
+  /** First ejection time; each further ejection adds one more (Envoy's base_ejection_time). Default 5s. */
+  baseEjection: v.optional(duration(), "5s"),
+  /** Cap of the ejection time. Default 5m. */
+  maxEjection: v.optional(duration(), "5m"),
+  /** Consecutive 5xx responses that eject an origin. Default 5. */
+  consecutive5xx: v.optional(int(1, 1000), 5),
+});
+
+const retryBudget = v.strictObject({
+  /** Retries allowed as a share of requests in flight, in percent. Default 20. */
+  percent: v.optional(int(0, 100), 20),
+  /** Retries always allowed at once, whatever the share. Default 3. */
+  minConcurrent: v.optional(int(0, 10_000), 3),
+});
+
+const pool = v.strictObject({
+  /** Selection policy. Default roundrobin (smooth weighted round-robin). */
+  balance: v.optional(v.picklist(["roundrobin", "leastconn", "random"], "must be one of roundrobin, leastconn, random"), "roundrobin"),
+  origins: v.pipe(v.array(origin, "must be a list of origins"), v.minLength(1, "must list at least one origin")),
+  check: v.optional(check, {}),
+  /** Extra tries after the first (HAProxy `retries`). Default 3. */
+  retries: v.optional(int(0, 10), 3),
+  /** Send a retry to another origin than the one that failed (HAProxy `option redispatch`). Default true. */
+  redispatch: v.optional(bool, true),
+  /** Failures that may be retried. Default conn-failure, empty-response, response-timeout. */
+  retryOn: v.optional(
+    v.array(v.picklist(RETRY_ON, `must be one of ${RETRY_ON.join(", ")}`), "must be a list"),
+    ["conn-failure", "empty-response", "response-timeout"],
+  ),
+  /** Methods retried after their bytes reached an origin. Default GET, HEAD, OPTIONS; add PUT/DELETE to opt in. */
+  retryMethods: v.optional(
+    v.array(v.picklist(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"], "must be one of GET, HEAD, OPTIONS, PUT, DELETE, TRACE"), "must be a list"),
+    ["GET", "HEAD", "OPTIONS"],
+  ),
+  retryBudget: v.optional(retryBudget, {}),
+  /** Largest request body kept for a replay; a larger body is never retried once sent. Default 64 KiB. */
+  replayBufferBytes: v.optional(int(0, 16 * 1024 * 1024), 65_536),
+  timeouts: v.optional(timeouts, {}),
+  passive: v.optional(passive, {}),
+  /** Linear weight ramp after an origin comes back up (HAProxy `slowstart`); 0 = off. Default 0. */
+  slowStart: v.optional(duration(), "0"),
+  /** Requests that may wait for a slot when every origin is at maxconn. Default 1024. */
+  maxQueue: v.optional(int(0, 1_000_000), 1024),
+});
+
+const listen = v.strictObject({
+  host: v.optional(v.string("must be a string"), "0.0.0.0"),
+  port: int(0, 65_535),
+});
+
+const route = v.strictObject({
+  /** Host names (exact, or "*.example.no" for a suffix) routed to `pool`. */
+  host: v.pipe(v.array(v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty")), "must be a list of host names"), v.minLength(1, "must list at least one host")),
+  pool: name,
+});
+
+const basicUser = v.strictObject({ user: v.string("must be a string"), passwordEnv: envName });
+const auth = v.strictObject({
+  /** Users for HTTP Basic auth; each password comes from an environment variable. */
+  basic: v.optional(v.array(basicUser, "must be a list"), []),
+  /** Environment variable holding a bearer token. */
+  bearerEnv: v.optional(envName),
+});
+
+/** The edgelb.json schema: one file drives both builds. */
+export const ConfigSchema = v.strictObject({
+  $schema: v.optional(v.string()),
+  listen,
+  /** Prefix of the control routes. Default "/__edgelb". */
+  prefix: v.optional(v.pipe(v.string(), v.regex(/^\/[A-Za-z0-9_.~-]+(\/[A-Za-z0-9_.~-]+)*$/, "must be a path like \"/__edgelb\"")), "/__edgelb"),
+  pools: v.pipe(v.record(name, pool, "must be an object of pools by name"), v.check((p) => Object.keys(p).length > 0, "must define at least one pool")),
+  /** Pool for requests no route matches; default the first pool. */
+  defaultPool: v.optional(name),
+  routes: v.optional(v.array(route, "must be a list of routes"), []),
+  forwardFor: v.optional(
+    v.strictObject({
+      /** Set X-Forwarded-For/-Proto/-Host (HAProxy `option forwardfor`). Default true. */
+      enabled: v.optional(bool, true),
+      /** Also set RFC 7239 `Forwarded`. Default false. */
+      forwarded: v.optional(bool, false),
+      /** Peers (IP addresses) whose X-Forwarded-* headers are kept and extended; others' are discarded. */
+      trustedProxies: v.optional(v.array(v.string("must be a string"), "must be a list of IP addresses"), []),
+    }),
+    {},
+  ),
+  client: v.optional(
+    v.strictObject({
+      /** Time a client has to send the request headers (slowloris guard). Default 10s. */
+      headerTimeout: v.optional(duration(), "10s"),
+      /** Idle keep-alive time of a client connection. Default 65s. */
+      keepAlive: v.optional(duration(), "65s"),
+      /** Largest request head (line + headers), in bytes. Default 16384. */
+      maxHeaderBytes: v.optional(int(1024, 1_048_576), 16_384),
+      /** Most concurrent client connections; 0 = no limit (HAProxy `maxconn`). Default 0. */
+      maxConnections: v.optional(int(0, 1_000_000), 0),
+    }),
+    {},
+  ),
+  stats: v.optional(
+    v.strictObject({
+      /** Who may read stats. Without auth, stats answer only clients on loopback. */
+      auth: v.optional(auth),
+    }),
+    {},
+  ),
+  admin: v.optional(v.strictObject({ auth: v.optional(auth) }), {}),
+});
+
+/** The config as written (input) and as used (output, with defaults and durations in ms). */
+export type ConfigInput = v.InferInput<typeof ConfigSchema>;
+export type Config = v.InferOutput<typeof ConfigSchema> & { defaultPool: string };
+export type PoolConfig = Config["pools"][string];
+export type OriginConfig = PoolConfig["origins"][number];
+export type CheckConfig = PoolConfig["check"];
+export type AuthConfig = v.InferOutput<typeof auth>;

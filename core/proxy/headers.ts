@@ -1,0 +1,130 @@
+/**
+ * Header rules as data, both directions. Headers travel as flat arrays [name, value, name, value, ...]
+ * (Node's rawHeaders, undici's rawHeaders, and pairs from a Web `Headers`), so no adapter builds
+ * objects on the hot path and duplicates survive.
+ */
+
+/** Hop-by-hop headers, never forwarded in either direction (RFC 9110 §7.6.1; RFC 9112 §9.6; Proxy-* as Caddy and hono). */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
+ * A client that lists these in `Connection` asks us to drop headers that define the message or
+ * its credentials: refused with 400 (RFC 9110 §7.6.1 lets a proxy strip listed headers, but
+ * stripping these would change the message boundary or authentication at the origin).
+ */
+export const CONNECTION_FORBIDDEN: ReadonlySet<string> = new Set(["host", "content-length", "transfer-encoding", "authorization"]);
+
+/** Headers we set ourselves from the socket; a client's copies are discarded unless its peer is trusted. */
+const FORWARDING: ReadonlySet<string> = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"]);
+
+/** What we know about the client side of one request. */
+export interface ClientInfo {
+  /** Socket peer address (or CF-Connecting-IP at the edge). */
+  peer: string;
+  /** "http" or "https" as the client spoke to us. */
+  proto: string;
+  /** The Host the client asked for. */
+  host: string;
+  /** The peer is a configured trusted proxy: its X-Forwarded-* are kept and extended. */
+  trusted: boolean;
+}
+
+export interface ForwardOptions {
+  /** Set X-Forwarded-For/-Proto/-Host. */
+  enabled: boolean;
+  /** Also set RFC 7239 Forwarded. */
+  forwarded: boolean;
+}
+
+export class HeaderError extends Error {
+  readonly status = 400;
+}
+
+/** Lower-cased tokens of every Connection header in `raw`; empty when there is none. */
+function connectionTokens(raw: readonly string[]): string[] {
+  let out: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 10 && raw[i].toLowerCase() === "connection") {
+      for (const t of raw[i + 1].split(",")) {
+        const tok = t.trim().toLowerCase();
+        if (tok) (out ??= []).push(tok);
+      }
+    }
+  }
+  return out ?? [];
+}
+
+/**
+ * Request headers for the origin: hop-by-hop and Connection-listed headers removed first, then
+ * X-Forwarded-For/-Proto/-Host (and optionally Forwarded) set from the client socket. Throws
+ * HeaderError (400) when Connection names Host, Content-Length, Transfer-Encoding or Authorization.
+ * Host is passed through unchanged, as HAProxy does, so name-based virtual hosts keep working.
+ */
+export function requestHeaders(raw: readonly string[], client: ClientInfo, fwd: ForwardOptions): string[] {
+  const listed = connectionTokens(raw);
+  for (const t of listed) if (CONNECTION_FORBIDDEN.has(t)) throw new HeaderError(`Connection names ${t}`);
+  const out: string[] = [];
+  let xff: string | null = null, xfp: string | null = null, xfh: string | null = null, fw: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (listed.length !== 0 && listed.includes(lower))) continue;
+    if (fwd.enabled && FORWARDING.has(lower)) {
+      if (client.trusted) {
+        const v = raw[i + 1];
+        if (lower === "x-forwarded-for") xff = xff === null ? v : `${xff}, ${v}`;
+        else if (lower === "x-forwarded-proto") xfp ??= v;
+        else if (lower === "x-forwarded-host") xfh ??= v;
+        else fw = fw === null ? v : `${fw}, ${v}`;
+      }
+      continue;
+    }
+    out.push(name, raw[i + 1]);
+  }
+  if (fwd.enabled) {
+    out.push("x-forwarded-for", xff === null ? client.peer : `${xff}, ${client.peer}`);
+    out.push("x-forwarded-proto", xfp ?? client.proto);
+    if (client.host) out.push("x-forwarded-host", xfh ?? client.host);
+    if (fwd.forwarded) {
+      const node = client.peer.includes(":") ? `"[${client.peer}]"` : client.peer;
+      const hostPart = client.host ? `;host=${quoteIfNeeded(client.host)}` : "";
+      const own = `for=${node};proto=${client.proto}${hostPart}`;
+      out.push("forwarded", fw === null ? own : `${fw}, ${own}`);
+    }
+  }
+  return out;
+}
+
+/** Response headers for the client: hop-by-hop and Connection-listed ones removed. */
+export function responseHeaders(raw: readonly string[]): string[] {
+  const listed = connectionTokens(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i].toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (listed.length !== 0 && listed.includes(lower))) continue;
+    out.push(raw[i], raw[i + 1]);
+  }
+  return out;
+}
+
+/** RFC 7239 §4: a value that is not a token must be a quoted string. */
+function quoteIfNeeded(v: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v) ? v : `"${v.replace(/["\\]/g, "\\$&")}"`;
+}
+
+/** Whether `peer` is in the trusted list (exact addresses; IPv4-mapped IPv6 compared as IPv4). */
+export function isTrusted(peer: string, trusted: readonly string[]): boolean {
+  if (trusted.length === 0) return false;
+  const p = peer.startsWith("::ffff:") ? peer.slice(7) : peer;
+  return trusted.includes(p) || trusted.includes(peer);
+}

@@ -1,0 +1,81 @@
+import { effectiveWeight, unavailable, type PoolHealth } from "../health/state.ts";
+import type { Policy } from "./policy.ts";
+
+/**
+ * Weights of one pool at one moment, split in tiers: primaries, then backups (used only when no
+ * primary is eligible), then fail-open (origins out only by passive ejection, tried when every
+ * origin is out and none is out by its checks or its admin state). A weight of 0 = not a candidate.
+ */
+export interface WeightsView {
+  readonly version: number;
+  readonly primary: Float64Array;
+  readonly backup: Float64Array;
+  readonly failOpen: Float64Array;
+  readonly hasPrimary: boolean;
+  readonly hasBackup: boolean;
+  readonly hasFailOpen: boolean;
+  /** The view may change by itself at this time (ejection ends, slow-start step, agent report expires). */
+  readonly validUntil: number;
+}
+
+/** Slow-start weights are recomputed at this step, ms. */
+const RAMP_STEP_MS = 250;
+
+export function computeWeights(h: PoolHealth, now: number, slowStartMs: number): WeightsView {
+  const n = h.origins.length;
+  const primary = new Float64Array(n);
+  const backup = new Float64Array(n);
+  const failOpen = new Float64Array(n);
+  let hasPrimary = false, hasBackup = false, hasFailOpen = false;
+  let validUntil = Infinity;
+  for (let i = 0; i < n; i++) {
+    const o = h.origins[i];
+    if (o.ejectedUntil > now) validUntil = Math.min(validUntil, o.ejectedUntil);
+    if (o.agent) validUntil = Math.min(validUntil, Math.max(now + 1, o.agent.at + o.agent.ttl + 1));
+    if (slowStartMs > 0 && o.upSince !== 0 && now - o.upSince < slowStartMs) validUntil = Math.min(validUntil, now + RAMP_STEP_MS);
+    const why = unavailable(o, now);
+    const w = effectiveWeight(o, now, slowStartMs);
+    if (why === null && w > 0) {
+      if (o.backup) (backup[i] = w), (hasBackup = true);
+      else (primary[i] = w), (hasPrimary = true);
+    } else if (why === "ejected" && w > 0) {
+      failOpen[i] = w;
+      hasFailOpen = true;
+    }
+  }
+  return { version: h.version, primary, backup, failOpen, hasPrimary, hasBackup, hasFailOpen, validUntil };
+}
+
+/** No origin to send to: answer 503 at once. */
+export const NONE = -1;
+/** Candidates exist but every one is at its maxconn: wait in the queue. */
+export const FULL = -2;
+
+/**
+ * Picks an origin: primaries, else backups, else fail-open. Skips origins in `exclude` (tried
+ * for this request) and origins at their `maxconn` (0 = no limit). Returns an index, NONE or FULL.
+ */
+export function pickOrigin(
+  policy: Policy,
+  view: WeightsView,
+  inflight: ArrayLike<number>,
+  maxconn: ArrayLike<number>,
+  exclude: readonly number[],
+): number {
+  let full = false;
+  for (let tier = 0; tier < 3; tier++) {
+    const w = tier === 0 ? view.primary : tier === 1 ? view.backup : view.failOpen;
+    if (tier === 0 ? !view.hasPrimary : tier === 1 ? !view.hasBackup : !view.hasFailOpen) continue;
+    let skip = exclude;
+    for (;;) {
+      const i = policy.pick(w, inflight, skip);
+      if (i === -1) break;
+      if (maxconn[i] === 0 || inflight[i] < maxconn[i]) return i;
+      full = true;
+      skip = skip.concat(i);
+    }
+    // a tier with candidates that are only busy, not gone, is waited for rather than skipped
+    if (full) return FULL;
+  }
+  return NONE;
+}

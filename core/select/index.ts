@@ -1,0 +1,2 @@
+export { createPolicy, SmoothWeightedRoundRobin, LeastOutstanding, PowerOfTwoChoices, type Policy, type PolicyName } from "./policy.ts";
+export { computeWeights, pickOrigin, NONE, FULL, type WeightsView } from "./eligibility.ts";

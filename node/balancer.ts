@@ -1,0 +1,184 @@
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { getRequestListener } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import type { Config } from "../core/config/schema.ts";
+import { poolStats } from "../core/stats/model.ts";
+import { controlApp } from "../app/control.ts";
+import { Checker } from "./checks.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { PoolRuntime } from "./pool.ts";
+import { forward, reply } from "./proxy.ts";
+
+/** Statuses for what Node's parser refuses before a request exists (RFC 9112 errors). */
+const PARSE_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large"],
+  HPE_URI_TOO_LONG: [414, "URI Too Long"],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout"],
+};
+
+/** The self-hosted balancer: one node:http server, pools of undici connections, checks on timers. */
+export class Balancer {
+  config: Config;
+  readonly log: Logger;
+  readonly server: http.Server;
+  readonly startedAt = Date.now();
+  private pools = new Map<string, PoolRuntime>();
+  private checkers = new Map<string, Checker>();
+  private routes: { exact: Map<string, string>; suffix: [string, string][] } = { exact: new Map(), suffix: [] };
+  private control: (req: IncomingMessage, res: ServerResponse) => void;
+  private inflight = 0;
+  private closing: Promise<void> | null = null;
+
+  constructor(config: Config, log: Logger = createLogger()) {
+    this.config = config;
+    this.log = log;
+    this.server = http.createServer(
+      {
+        headersTimeout: config.client.headerTimeout,
+        requestTimeout: Math.max(300_000, config.client.headerTimeout),
+        keepAliveTimeout: config.client.keepAlive,
+        maxHeaderSize: config.client.maxHeaderBytes,
+        requireHostHeader: true,
+        // check header deadlines every second, not every 30 s (slowloris)
+        connectionsCheckingInterval: 1000,
+      },
+      (req, res) => this.handle(req, res),
+    );
+    if (config.client.maxConnections > 0) this.server.maxConnections = config.client.maxConnections;
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+      const [status, text] = PARSE_ERRORS[err.code ?? ""] ?? [400, "Bad Request"];
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    });
+    this.control = this.buildControl();
+    this.applyPools(config, true);
+  }
+
+  /** Starts listening on config.listen; resolves with the bound address. */
+  async listen(): Promise<AddressInfo> {
+    const { host, port } = this.config.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    for (const c of this.checkers.values()) c.start();
+    const a = this.server.address() as AddressInfo;
+    this.log.info({ event: "listening", address: `http://${a.address}:${a.port}`, pools: [...this.pools.keys()] });
+    return a;
+  }
+
+  /** The pool for a Host header (exact name, then "*.suffix" routes, then the default pool). */
+  route(host: string | undefined): PoolRuntime {
+    if (this.routes.exact.size || this.routes.suffix.length) {
+      const h = (host ?? "").replace(/:\d+$/, "").toLowerCase();
+      const exact = this.routes.exact.get(h);
+      if (exact) return this.pools.get(exact)!;
+      for (const [suffix, pool] of this.routes.suffix) if (h.endsWith(suffix)) return this.pools.get(pool)!;
+    }
+    return this.pools.get(this.config.defaultPool)!;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.closing) res.setHeader("connection", "close");
+    const url = req.url ?? "";
+    if (url.startsWith(this.config.prefix) && (url.length === this.config.prefix.length || "/?".includes(url[this.config.prefix.length]))) {
+      return this.control(req, res);
+    }
+    this.inflight++;
+    res.once("close", () => this.done());
+    try {
+      forward(this.config, this.route(req.headers.host), req, res);
+    } catch (e) {
+      this.log.error({ event: "bug", error: String((e as Error)?.stack ?? e) });
+      reply(res, 500, "Internal Server Error", true);
+    }
+  }
+
+  private done(): void {
+    this.inflight--;
+  }
+
+  private buildControl() {
+    const app = controlApp({
+      prefix: this.config.prefix,
+      statsAuth: this.config.stats.auth,
+      secret: (name) => process.env[name],
+      peer: (c) => getConnInfo(c).remote.address ?? "",
+      stats: () => this.stats(),
+    });
+    return getRequestListener(app.fetch);
+  }
+
+  /** The stats model of every pool. */
+  stats() {
+    const now = Date.now();
+    return {
+      build: `edgelb (node ${process.version})`,
+      startedAt: this.startedAt,
+      pools: [...this.pools].map(([name, p]) => poolStats(name, p.cfg, p.health.state, p.counters, now)),
+    };
+  }
+
+  /** Builds pools for `config`; a pool whose config did not change keeps its runtime and counters. */
+  private applyPools(config: Config, first: boolean): void {
+    const old = this.pools;
+    const next = new Map<string, PoolRuntime>();
+    for (const [name, cfg] of Object.entries(config.pools)) {
+      const prev = old.get(name);
+      if (prev && JSON.stringify(prev.cfg) === JSON.stringify(cfg)) {
+        next.set(name, prev);
+        continue;
+      }
+      const rt = new PoolRuntime(name, cfg, this.log, prev?.health.state);
+      next.set(name, rt);
+    }
+    for (const [name, prev] of old) {
+      if (next.get(name) === prev) continue;
+      // requests in flight finish on the old pool's connections; then they close
+      void this.checkers.get(name)?.stop();
+      this.checkers.delete(name);
+      void prev.close();
+    }
+    this.pools = next;
+    const exact = new Map<string, string>();
+    const suffix: [string, string][] = [];
+    for (const r of config.routes) for (const h of r.host) h.startsWith("*.") ? suffix.push([h.slice(1).toLowerCase(), r.pool]) : exact.set(h.toLowerCase(), r.pool);
+    this.routes = { exact, suffix };
+    for (const [name, rt] of next) {
+      if (this.checkers.has(name)) continue;
+      const c = new Checker(rt);
+      this.checkers.set(name, c);
+      if (!first) c.start();
+    }
+  }
+
+  /** Swaps in a new, already validated config (SIGHUP). Listen address changes need a restart. */
+  reload(config: Config): void {
+    if (config.listen.host !== this.config.listen.host || config.listen.port !== this.config.listen.port) {
+      this.log.warn({ event: "reload", note: "listen address changes take effect on restart only" });
+    }
+    const prefixChanged = config.prefix !== this.config.prefix || JSON.stringify(config.stats) !== JSON.stringify(this.config.stats);
+    this.config = { ...config, listen: this.config.listen };
+    this.applyPools(config, false);
+    if (prefixChanged) this.control = this.buildControl();
+    this.log.info({ event: "reload", pools: [...this.pools.keys()] });
+  }
+
+  /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes everything. */
+  close(graceMs = 30_000): Promise<void> {
+    this.closing ??= (async () => {
+      this.server.close();
+      this.server.closeIdleConnections();
+      const until = Date.now() + graceMs;
+      while (this.inflight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      this.server.closeAllConnections();
+      await Promise.all([...this.checkers.values()].map((c) => c.stop()));
+      await Promise.all([...this.pools.values()].map((p) => p.close()));
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,111 @@
+import { Pool } from "undici";
+import type { PoolConfig } from "../core/config/schema.ts";
+import { HealthStore } from "../core/health/store.ts";
+import { carryOver, type PoolHealth } from "../core/health/state.ts";
+import { createPolicy, FULL, NONE, pickOrigin, type Policy } from "../core/select/index.ts";
+import { RetryBudget } from "../core/proxy/retry.ts";
+import { PoolCounters } from "../core/stats/counters.ts";
+import type { Logger } from "./log.ts";
+
+/** A request waiting for a free slot (every candidate at maxconn). */
+interface Waiter {
+  exclude: readonly number[];
+  done: (origin: number) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** One pool at runtime on Node: config, health, policy, counters, an undici Pool per origin, the queue. */
+export class PoolRuntime {
+  readonly name: string;
+  cfg: PoolConfig;
+  readonly health: HealthStore;
+  policy: Policy;
+  counters: PoolCounters;
+  budget: RetryBudget;
+  dispatchers: Pool[];
+  inflight: Int32Array;
+  maxconn: Int32Array;
+  private readonly queue: Waiter[] = [];
+
+  /** `prev` = the health of the pool this one replaces on reload (kept for origins that keep their name). */
+  constructor(name: string, cfg: PoolConfig, log: Logger, prev?: PoolHealth) {
+    this.name = name;
+    this.cfg = cfg;
+    this.health = new HealthStore(cfg, Math.random, prev ? carryOver(prev, cfg) : undefined);
+    this.health.onChange = (c) => log.warn({ event: "health", pool: name, ...c });
+    this.policy = createPolicy(cfg.balance, cfg.origins.length);
+    this.counters = new PoolCounters(cfg.origins.length);
+    this.budget = new RetryBudget(cfg.retryBudget);
+    this.dispatchers = cfg.origins.map((o) => makeDispatcher(o.url, o.maxconn, cfg));
+    this.inflight = new Int32Array(cfg.origins.length);
+    this.maxconn = Int32Array.from(cfg.origins, (o) => o.maxconn);
+  }
+
+  /** Picks an origin for a try: an index, NONE (503 now) or FULL (wait with `enqueue`). */
+  pick(exclude: readonly number[]): number {
+    return pickOrigin(this.policy, this.health.weights(Date.now()), this.inflight, this.maxconn, exclude);
+  }
+
+  /** Waits for a slot; `done` gets an origin index, or NONE on timeout, full queue or nothing left. */
+  enqueue(exclude: readonly number[], done: (origin: number) => void): void {
+    if (this.queue.length >= this.cfg.maxQueue) return done(NONE);
+    const w: Waiter = {
+      exclude,
+      done,
+      timer: setTimeout(() => {
+        const at = this.queue.indexOf(w);
+        if (at !== -1) this.queue.splice(at, 1);
+        this.counters.queued = this.queue.length;
+        done(NONE);
+      }, this.cfg.timeouts.queue),
+    };
+    this.queue.push(w);
+    this.counters.queued = this.queue.length;
+  }
+
+  /** A try started on `origin`. */
+  acquire(origin: number): void {
+    this.inflight[origin]++;
+    this.counters.origins[origin].inflight++;
+  }
+
+  /** A try on `origin` ended: wake the oldest waiter that can now go somewhere. */
+  release(origin: number): void {
+    this.inflight[origin]--;
+    this.counters.origins[origin].inflight--;
+    while (this.queue.length) {
+      const w = this.queue[0];
+      const i = this.pick(w.exclude);
+      if (i === FULL) return;
+      this.queue.shift();
+      this.counters.queued = this.queue.length;
+      clearTimeout(w.timer);
+      w.done(i);
+      if (i === NONE) continue;
+      return;
+    }
+  }
+
+  /** Closes the origin connections once their requests are done. */
+  async close(): Promise<void> {
+    for (const w of this.queue.splice(0)) {
+      clearTimeout(w.timer);
+      w.done(NONE);
+    }
+    await Promise.all(this.dispatchers.map((d) => d.close()));
+  }
+}
+
+/** Keep-alive pool to one origin, sized to its maxconn; timeouts from the pool config. */
+export function makeDispatcher(url: string, maxconn: number, cfg: PoolConfig): Pool {
+  return new Pool(url, {
+    connections: maxconn > 0 ? maxconn : null,
+    pipelining: 1,
+    connect: { timeout: cfg.timeouts.connect },
+    headersTimeout: cfg.timeouts.header,
+    bodyTimeout: cfg.timeouts.idle,
+    // below Apache's default KeepAliveTimeout (5 s), so we rarely reuse a socket the origin is closing
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 30_000,
+  });
+}

@@ -1,0 +1,286 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { PassThrough, type Readable } from "node:stream";
+import type { Dispatcher } from "undici";
+import { HeaderError, isTrusted, requestHeaders, responseHeaders } from "../core/proxy/headers.ts";
+import { FAILURES, Trip, type FailureKind } from "../core/proxy/retry.ts";
+import { upstreamTarget } from "../core/proxy/target.ts";
+import { FULL, NONE } from "../core/select/index.ts";
+import type { Config } from "../core/config/schema.ts";
+import { failureOf } from "./errors.ts";
+import type { PoolRuntime } from "./pool.ts";
+
+/** Aborts a try on purpose (a retryable status, the total deadline, the client left). */
+class Stop extends Error {
+  readonly why: "retry" | "deadline" | "client";
+  constructor(why: "retry" | "deadline" | "client") {
+    super(why);
+    this.why = why;
+  }
+}
+
+/** Sends a short error response of our own, optionally closing the connection. */
+export function reply(res: ServerResponse, status: number, text: string, close = false, extra?: Record<string, string>): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${text}\n`;
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    ...(close ? { connection: "close" } : {}),
+    ...extra,
+  });
+  res.end(body);
+  if (close) res.once("finish", () => res.socket?.destroySoon());
+}
+
+/** Duplicate Host headers are a smuggling vector; Node keeps only the first, so count them in rawHeaders. */
+function hostCount(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === "host") n++;
+  return n;
+}
+
+/**
+ * Forwards one request: route -> validate -> (buffer a small body) -> pick -> dispatch -> stream
+ * back; retries and redispatches as core's Trip decides. Never throws.
+ */
+export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage, res: ServerResponse): void {
+  const host = req.headers.host ?? "";
+  if (hostCount(req.rawHeaders) > 1) return reply(res, 400, "Bad Request: more than one Host header", true);
+  const target = upstreamTarget(req.url ?? "", host);
+  if (!target.ok) return reply(res, 400, `Bad Request: ${target.reason}`, true);
+  const peer = req.socket.remoteAddress ?? "";
+  let headers: string[];
+  try {
+    headers = requestHeaders(
+      req.rawHeaders,
+      { peer, proto: "http", host, trusted: isTrusted(peer, config.forwardFor.trustedProxies) },
+      config.forwardFor,
+    );
+  } catch (e) {
+    if (e instanceof HeaderError) return reply(res, 400, `Bad Request: ${e.message}`, true);
+    throw e;
+  }
+  pool.counters.requests++;
+  const hasBody = req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] ?? "0") !== "0";
+  if (!hasBody) return new Exchange(pool, req, res, target.path, headers, null, true).next();
+  // buffer up to replayBufferBytes so the body can be sent again; past that, stream it once
+  const cap = pool.cfg.replayBufferBytes;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const onData = (c: Buffer) => {
+    size += c.length;
+    chunks.push(c);
+    if (size > cap) {
+      req.off("data", onData).off("end", onEnd);
+      req.pause();
+      const body = new PassThrough();
+      for (const b of chunks) body.write(b);
+      req.pipe(body);
+      new Exchange(pool, req, res, target.path, headers, body, false).next();
+    }
+  };
+  const onEnd = () => new Exchange(pool, req, res, target.path, headers, Buffer.concat(chunks, size), true).next();
+  req.on("data", onData).on("end", onEnd);
+}
+
+/** One client request's trip across tries; implements undici's dispatch handler. */
+class Exchange implements Dispatcher.DispatchHandler {
+  private readonly trip: Trip;
+  private origin = -1;
+  private controller: Dispatcher.DispatchController | null = null;
+  private sent = false;
+  private status = 0;
+  private headWritten = false;
+  private finished = false;
+  private deadline: NodeJS.Timeout | null = null;
+  private lastFailure: FailureKind | null = null;
+  private active = false;
+  private retryDelay = 0;
+  private readonly method: string;
+  private readonly pool: PoolRuntime;
+  private readonly res: ServerResponse;
+  private readonly path: string;
+  private readonly headers: string[];
+  private readonly body: Buffer | Readable | null;
+
+  constructor(pool: PoolRuntime, req: IncomingMessage, res: ServerResponse, path: string, headers: string[], body: Buffer | Readable | null, replayable: boolean) {
+    this.pool = pool;
+    this.res = res;
+    this.path = path;
+    this.headers = headers;
+    this.body = body;
+    this.method = req.method ?? "GET";
+    this.trip = new Trip(pool.cfg, this.method, replayable, pool.budget, Math.random);
+    pool.budget.active++;
+    res.once("close", () => this.onClientClose());
+    const total = pool.cfg.timeouts.total;
+    if (total > 0) this.deadline = setTimeout(() => this.onDeadline(), total);
+  }
+
+  /** Picks the next origin and sends; or queues; or gives up. */
+  next(): void {
+    if (this.finished) return;
+    const i = this.pool.pick(this.trip.exclude);
+    if (i === FULL) return this.pool.enqueue(this.trip.exclude, (j) => this.sendTo(j, true));
+    this.sendTo(i, false);
+  }
+
+  private sendTo(i: number, fromQueue: boolean): void {
+    if (this.finished) return;
+    if (i === NONE) {
+      if (this.status >= 500 && !this.headWritten) return this.fail(this.status, `origins answered ${this.status}; none left to try`);
+      if (this.lastFailure) return this.fail(FAILURES[this.lastFailure].status, `no origin left to try after ${this.lastFailure}`);
+      if (fromQueue) {
+        this.pool.counters.queueTimeouts++;
+        return this.fail(503, "Service Unavailable: every origin is busy", { "retry-after": "1" });
+      }
+      this.pool.counters.noOrigin++;
+      const after = String(Math.max(1, Math.ceil(this.pool.cfg.check.interval / 1000)));
+      return this.fail(503, "Service Unavailable: no origin is available", { "retry-after": after });
+    }
+    const c = this.pool.counters.origins[i];
+    if (this.trip.tried.length) {
+      c.retries++;
+      if (this.pool.cfg.redispatch && !this.trip.tried.includes(i)) c.redispatches++;
+    }
+    this.trip.start(i);
+    this.origin = i;
+    this.sent = false;
+    this.controller = null;
+    this.status = 0;
+    c.tries++;
+    this.active = true;
+    this.pool.acquire(i);
+    this.pool.dispatchers[i].dispatch(
+      { path: this.path, method: this.method, headers: this.headers, body: this.body, idempotent: false, blocking: true },
+      this,
+    );
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    this.sent = true;
+    if (this.finished) controller.abort(new Stop("client"));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _h: unknown, statusMessage?: string): void {
+    if (statusCode < 200) return; // 1xx informational: not forwarded
+    const d = this.trip.status(statusCode);
+    if (d.retry) {
+      this.status = statusCode;
+      this.retryDelay = d.delayMs;
+      this.pool.counters.origins[this.origin].status[5]++;
+      controller.abort(new Stop("retry"));
+      return;
+    }
+    this.status = statusCode;
+    this.headWritten = true;
+    const raw = rawToStrings(controller.rawHeaders);
+    this.res.writeHead(statusCode, statusMessage || undefined, responseHeaders(raw));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.pool.counters.origins[this.origin].bytesOut += chunk.length;
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once("drain", () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    const i = this.origin;
+    this.settle(i);
+    const h = this.pool.health;
+    if (this.status >= 500) h.apply({ type: "outcome", origin: i, kind: "5xx", at: Date.now() });
+    else if (h.state.origins[i].consecutive5xx !== 0) h.apply({ type: "outcome", origin: i, kind: "success", at: Date.now() });
+    this.count(this.status);
+    this.pool.counters.origins[i].status[(this.status / 100) | 0]++;
+    this.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const i = this.origin;
+    this.settle(i);
+    if (err instanceof Stop) {
+      if (err.why === "client") this.pool.counters.origins[i].clientAborts++;
+      if (err.why !== "retry") return;
+      // a retryable status (502/503/504 with retryOn): counts toward a 5xx run, then retry
+      this.pool.health.apply({ type: "outcome", origin: i, kind: "5xx", at: Date.now() });
+      return this.retryAfter(this.retryDelay);
+    }
+    if (this.finished) return;
+    const kind: FailureKind = this.headWritten ? "body-error" : failureOf(err, this.sent);
+    this.pool.counters.origins[i].failures[kind]++;
+    this.pool.health.apply({ type: "outcome", origin: i, kind: FAILURES[kind].outcome, at: Date.now() });
+    this.lastFailure = kind;
+    const d = this.trip.failed(kind, this.headWritten);
+    if (d.retry) return this.retryAfter(d.delayMs);
+    if (d.reason === "budget") this.pool.counters.budgetExhausted++;
+    if (this.headWritten) {
+      // the client already has part of the response: cut the connection so it sees a truncated one
+      this.finish();
+      this.res.destroy();
+      return;
+    }
+    this.fail(d.status, `${d.status === 504 ? "Gateway Timeout" : d.status === 503 ? "Service Unavailable" : "Bad Gateway"}: ${kind}`);
+  }
+
+  private retryAfter(ms: number): void {
+    if (ms > 0) setTimeout(() => this.next(), ms);
+    else this.next();
+  }
+
+  /** The try on origin i is over: free its slot (once). */
+  private settle(i: number): void {
+    if (!this.active) return;
+    this.active = false;
+    this.pool.release(i);
+  }
+
+  private onClientClose(): void {
+    if (this.finished) return;
+    // the client went away before the response ended: stop the upstream request; not the origin's fault
+    this.finish();
+    this.controller?.abort(new Stop("client"));
+  }
+
+  private onDeadline(): void {
+    this.deadline = null;
+    if (this.finished) return;
+    this.controller?.abort(new Stop("deadline"));
+    if (this.headWritten) {
+      this.finish();
+      this.res.destroy();
+    } else this.fail(504, "Gateway Timeout: total deadline reached");
+  }
+
+  private fail(status: number, text: string, extra?: Record<string, string>): void {
+    this.count(status);
+    this.finish();
+    reply(this.res, status, text, false, extra);
+  }
+
+  private count(status: number): void {
+    this.pool.counters.status[(status / 100) | 0]++;
+    if (!this.finished) this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.trip.end();
+    this.pool.budget.active--;
+    if (this.deadline) clearTimeout(this.deadline);
+  }
+}
+
+function rawToStrings(raw: unknown): string[] {
+  const a = raw as (Buffer | string)[];
+  const out = new Array<string>(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = typeof a[i] === "string" ? (a[i] as string) : (a[i] as Buffer).toString("latin1");
+  return out;
+}
