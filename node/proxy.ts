@@ -115,7 +115,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.body = body;
     this.method = req.method ?? "GET";
     this.trip = new Trip(pool.cfg, this.method, replayable, pool.budget, Math.random);
-    pool.budget.active++;
+    pool.budget.onRequest();
     res.once("close", () => this.onClientClose());
     const total = pool.cfg.timeouts.total;
     if (total > 0) this.deadline = setTimeout(() => this.onDeadline(), total);
@@ -273,7 +273,6 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     this.finished = true;
     this.trip.end();
-    this.pool.budget.active--;
     if (this.deadline) clearTimeout(this.deadline);
   }
 }

@@ -41,25 +41,35 @@ export const FAILURES: Readonly<Record<FailureKind, FailureRule>> = {
 };
 
 /**
- * Retry budget (Envoy/Finagle style): retries in flight stay under `percent` of requests in flight,
- * plus `minConcurrent` always allowed, so a farm-wide 503 storm is not multiplied.
+ * Retry budget (Envoy/Finagle/gRPC style): every request earns `percent`/100 of a retry, every retry
+ * spends one, so over time retries stay under `percent` % of requests and a farm-wide 503 storm is
+ * not multiplied (attempts / requests <= 1 + percent/100). `minConcurrent` retries are always allowed
+ * at once, whatever the credit. The credit is capped so a long calm period cannot fund a storm.
  */
 export class RetryBudget {
-  active = 0;
+  /** Retry credit; starts with a little so a fresh balancer can survive an origin dying at once. */
+  credit: number;
+  /** Requests currently in a retry. */
   retrying = 0;
-  readonly percent: number;
+  readonly ratio: number;
   readonly minConcurrent: number;
-  constructor(cfg: PoolConfig["retryBudget"]) {
-    this.percent = cfg.percent;
+  readonly maxCredit: number;
+  constructor(cfg: PoolConfig["retryBudget"], maxCredit = 1000) {
+    this.ratio = cfg.percent / 100;
     this.minConcurrent = cfg.minConcurrent;
+    this.maxCredit = maxCredit;
+    this.credit = Math.min(maxCredit, 100 * this.ratio);
   }
-  /** Takes a retry slot if the budget allows one. */
-  tryAcquire(): boolean {
-    if (this.retrying < this.minConcurrent || this.retrying < (this.active * this.percent) / 100) {
-      this.retrying++;
-      return true;
-    }
-    return false;
+  /** A client request arrived. */
+  onRequest(): void {
+    if (this.credit < this.maxCredit) this.credit += this.ratio;
+  }
+  /** Takes the budget for one retry; `holding` = this request already counts among `retrying`. */
+  tryAcquire(holding: boolean): boolean {
+    if (this.credit >= 1) this.credit -= 1;
+    else if (this.retrying - (holding ? 1 : 0) >= this.minConcurrent) return false;
+    if (!holding) this.retrying++;
+    return true;
   }
   release(): void {
     this.retrying--;
@@ -151,10 +161,8 @@ export class Trip {
     if (!this.replayable) return this.stop(status, "body");
     if (sent && !this.idempotent) return this.stop(status, "method");
     if (this.retries >= this.cfg.retries) return this.stop(status, "exhausted");
-    if (!this.holding) {
-      if (!this.budget.tryAcquire()) return this.stop(status, "budget");
-      this.holding = true;
-    }
+    if (!this.budget.tryAcquire(this.holding)) return this.stop(status, "budget");
+    this.holding = true;
     this.retries++;
     if (this.cfg.redispatch) {
       this.redispatches++;
