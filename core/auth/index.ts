@@ -1,6 +1,7 @@
 import type { AuthConfig } from "../config/schema.ts";
 
 const enc = new TextEncoder();
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Compares two strings in time that depends only on their lengths, never on where they differ. */
 export function timingSafeEqual(a: string, b: string): boolean {
@@ -30,7 +31,11 @@ export function authorized(header: string | undefined | null, auth: AuthConfig, 
   if (scheme === "basic" && auth.basic.length) {
     let decoded: string;
     try {
-      decoded = atob(value);
+      // RFC 7617: user-pass is UTF-8 (atob alone yields one char per byte, so "blåbær" never matched)
+      const bin = atob(value);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      decoded = utf8.decode(bytes);
     } catch {
       return false;
     }
@@ -40,8 +45,11 @@ export function authorized(header: string | undefined | null, auth: AuthConfig, 
     let ok = false;
     for (const u of auth.basic) {
       const p = secret(u.passwordEnv);
-      // evaluate every user so the time does not tell which name exists
-      if (p && timingSafeEqual(user, u.user) && timingSafeEqual(pass, p)) ok = true;
+      // evaluate every user and both comparisons (no short circuit) so the time does not tell
+      // which name exists
+      const userOk = timingSafeEqual(user, u.user);
+      const passOk = timingSafeEqual(pass, p ?? "");
+      if (p && userOk && passOk) ok = true;
     }
     return ok;
   }

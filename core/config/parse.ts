@@ -1,5 +1,6 @@
 import * as v from "valibot";
-import { ConfigSchema, type Config } from "./schema.ts";
+import { formatDuration } from "./duration.ts";
+import { CheckSchema, ConfigSchema, type Config } from "./schema.ts";
 
 /** One problem in a config: where (`pools.webfarm.origins[1].weight`), what, and the value found. */
 export interface ConfigIssue {
@@ -12,30 +13,48 @@ export type ParseResult =
   | { ok: true; config: Config; warnings: ConfigIssue[] }
   | { ok: false; issues: ConfigIssue[] };
 
-/** Validates a config object (already JSON-decoded); every problem comes back with its path and value. */
+type Key = string | number;
+/** An issue while it is being collected: its path as keys, to sort and de-duplicate by. */
+interface Found {
+  keys: Key[];
+  message: string;
+  value: unknown;
+}
+
+/**
+ * Validates a config object (already JSON-decoded). Every problem comes back with its path and
+ * value, in the order of the file: schema problems, every unknown key (not only the first of each
+ * object), and the cross-field rules (duplicate names, unknown pools, check timeout), which are
+ * checked even when other parts of the file are invalid.
+ */
 export function parseConfig(input: unknown): ParseResult {
-  const r = v.safeParse(ConfigSchema, input, { abortEarly: false });
-  if (!r.success) return { ok: false, issues: r.issues.map(toIssue) };
-  const cfg = r.output as Config;
-  const issues: ConfigIssue[] = [];
-  const poolNames = Object.keys(cfg.pools);
-  for (const [pname, pool] of Object.entries(cfg.pools)) {
-    const seen = new Map<string, number>();
-    pool.origins.forEach((o, i) => {
-      const first = seen.get(o.name);
-      if (first !== undefined) issue(issues, `pools.${pname}.origins[${i}].name`, `duplicates origins[${first}].name`, o.name);
-      else seen.set(o.name, i);
-    });
-    if (pool.check.timeout > pool.check.interval)
-      issue(issues, `pools.${pname}.check.timeout`, "must not exceed check.interval", input ? get(input, ["pools", pname, "check", "timeout"]) : undefined);
+  const structural: Found[] = [];
+  const blocked: Key[][] = [];
+  walk(ConfigSchema as unknown as SchemaNode, input, [], structural, blocked);
+  // one issue per path and pipe (not "must be an integer 0-256" and "must be 0-256" for 1000.5)
+  const r = v.safeParse(ConfigSchema, input, { abortEarly: false, abortPipeEarly: true });
+  const found: Found[] = structural.slice();
+  if (!r.success) {
+    for (const i of r.issues) {
+      // unknown keys come from `walk` (valibot names only the first one of each object)
+      if (i.kind === "schema" && i.expected === "never" && i.path?.length) continue;
+      const f = toFound(i);
+      // under a value that is an array where an object belongs, the "is required" noise says nothing more
+      if (blocked.some((b) => startsWith(f.keys, b))) continue;
+      found.push(f);
+    }
   }
-  cfg.routes.forEach((rt, i) => {
-    if (!cfg.pools[rt.pool]) issue(issues, `routes[${i}].pool`, `names no pool (pools are ${poolNames.join(", ")})`, rt.pool);
-  });
-  if (cfg.defaultPool !== undefined && !cfg.pools[cfg.defaultPool])
-    issue(issues, "defaultPool", `names no pool (pools are ${poolNames.join(", ")})`, cfg.defaultPool);
-  if (issues.length) return { ok: false, issues };
-  cfg.defaultPool ??= poolNames[0];
+  for (const f of crossChecks(input)) if (!found.some((g) => samePath(g.keys, f.keys))) found.push(f);
+  // never "invalid" with nothing to show for it
+  if (!found.length && !r.success) found.push(...r.issues.map(toFound));
+  if (found.length || !r.success) return { ok: false, issues: inFileOrder(input, found).map(toIssue) };
+
+  const cfg = r.output as Config;
+  for (const [pname, pool] of Object.entries(cfg.pools)) {
+    // HAProxy checks with `inter` alone: an unset timeout follows a shorter interval
+    if (get(input, ["pools", pname, "check", "timeout"]) === undefined) pool.check.timeout = Math.min(pool.check.timeout, pool.check.interval);
+  }
+  cfg.defaultPool ??= Object.keys(cfg.pools)[0];
   return { ok: true, config: cfg, warnings: [] };
 }
 
@@ -57,31 +76,165 @@ export function formatIssue(i: ConfigIssue): string {
     : `${i.path}: ${i.message}, got ${showValue(i.value)}`;
 }
 
-function issue(list: ConfigIssue[], path: string, message: string, value: unknown) {
-  list.push({ path, message, value });
+/** `pools.webfarm.origins[1].weight`; a key that is not a plain word is quoted: `pools["web farm"]`. */
+export function formatPath(keys: readonly Key[]): string {
+  let path = "";
+  for (const key of keys) {
+    if (typeof key === "number") path += `[${key}]`;
+    else if (!/^[A-Za-z0-9_$-]+$/.test(key)) path += `[${JSON.stringify(key)}]`;
+    else path += path ? `.${key}` : key;
+  }
+  return path || "(root)";
+}
+
+/** Rules across fields, read from the raw input so they are reported next to any schema problem. */
+function crossChecks(input: unknown): Found[] {
+  const out: Found[] = [];
+  if (!isObject(input)) return out;
+  const pools = isObject(input.pools) ? input.pools : {};
+  const poolNames = Object.keys(pools);
+  const known = poolNames.length ? `pools are ${poolNames.join(", ")}` : "no pool is defined";
+  for (const [pname, pool] of Object.entries(pools)) {
+    if (!isObject(pool)) continue;
+    if (Array.isArray(pool.origins)) {
+      const seen = new Map<string, number>();
+      pool.origins.forEach((o: unknown, i: number) => {
+        if (!isObject(o) || typeof o.name !== "string") return;
+        const first = seen.get(o.name);
+        if (first !== undefined) out.push({ keys: ["pools", pname, "origins", i, "name"], message: `duplicates origins[${first}].name`, value: o.name });
+        else seen.set(o.name, i);
+      });
+    }
+    const check = pool.check ?? {};
+    const c = v.safeParse(CheckSchema, check);
+    if (c.success && isObject(check) && check.timeout !== undefined && c.output.timeout > c.output.interval) {
+      out.push({
+        keys: ["pools", pname, "check", "timeout"],
+        message: `must not exceed check.interval (${formatDuration(c.output.interval)})`,
+        value: check.timeout,
+      });
+    }
+  }
+  if (Array.isArray(input.routes)) {
+    input.routes.forEach((rt: unknown, i: number) => {
+      if (isObject(rt) && typeof rt.pool === "string" && !Object.hasOwn(pools, rt.pool))
+        out.push({ keys: ["routes", i, "pool"], message: `names no pool (${known})`, value: rt.pool });
+    });
+  }
+  if (typeof input.defaultPool === "string" && !Object.hasOwn(pools, input.defaultPool))
+    out.push({ keys: ["defaultPool"], message: `names no pool (${known})`, value: input.defaultPool });
+  return out;
+}
+
+/** The parts of a valibot schema that `walk` follows (a pipe carries its first schema's fields). */
+interface SchemaNode {
+  type: string;
+  wrapped?: SchemaNode;
+  entries?: Record<string, SchemaNode>;
+  item?: SchemaNode;
+  value?: SchemaNode;
+}
+
+/**
+ * Reports what valibot's strictObject does not: every unknown key of an object (it stops at the
+ * first), and an array where an object belongs (it takes arrays for objects). `blocked` collects
+ * the paths of such arrays, whose other issues are noise.
+ */
+function walk(schema: SchemaNode, input: unknown, keys: Key[], out: Found[], blocked: Key[][]): void {
+  switch (schema.type) {
+    case "optional":
+      if (input !== undefined && schema.wrapped) walk(schema.wrapped, input, keys, out, blocked);
+      return;
+    case "strict_object":
+    case "record":
+      if (Array.isArray(input)) {
+        out.push({ keys, message: "must be an object", value: input });
+        blocked.push(keys);
+        return;
+      }
+      if (!isObject(input)) return; // valibot reports the type
+      for (const [k, value] of Object.entries(input)) {
+        if (schema.type === "record") walk(schema.value!, value, [...keys, k], out, blocked);
+        else if (Object.hasOwn(schema.entries!, k)) walk(schema.entries![k], value, [...keys, k], out, blocked);
+        // no "got": the key is the problem, and its value may be a whole block
+        else out.push({ keys: [...keys, k], message: unknownKey(k, Object.keys(schema.entries!)), value: undefined });
+      }
+      return;
+    case "array":
+      if (Array.isArray(input)) input.forEach((x, i) => walk(schema.item!, x, [...keys, i], out, blocked));
+      return;
+  }
+}
+
+function unknownKey(key: string, known: string[]): string {
+  const near = known.filter((k) => k !== "$schema" && editDistance(k.toLowerCase(), key.toLowerCase()) <= Math.min(2, Math.floor(k.length / 3)));
+  return near.length === 1 ? `is not a known key (did you mean "${near[0]}"?)` : "is not a known key (unknown keys are errors)";
+}
+
+/** Levenshtein distance, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** Sorts issues as their paths appear in the file (stable); a missing key sorts after the rest of its parent. */
+function inFileOrder(input: unknown, found: Found[]): Found[] {
+  // path -> [position, position of its last descendant]
+  const order = new Map<string, [number, number]>();
+  let next = 0;
+  const visit = (x: unknown, keys: Key[]) => {
+    const span: [number, number] = [next, next++];
+    order.set(formatPath(keys), span);
+    if (Array.isArray(x)) x.forEach((y, i) => visit(y, [...keys, i]));
+    else if (isObject(x)) for (const [k, y] of Object.entries(x)) visit(y, [...keys, k]);
+    span[1] = next - 1;
+  };
+  visit(input, []);
+  const rank = (keys: Key[]) => {
+    for (let n = keys.length; n >= 0; n--) {
+      const r = order.get(formatPath(keys.slice(0, n)));
+      if (r !== undefined) return n === keys.length ? r[0] : r[1] + 0.5;
+    }
+    return Infinity;
+  };
+  return found.map((f) => ({ f, r: rank(f.keys) })).sort((a, b) => a.r - b.r).map((x) => x.f);
+}
+
+const TYPE_NAMES: Record<string, string> = { Object: "an object", Array: "a list", string: "a string", number: "a number", boolean: "true or false" };
+
+function toFound(i: v.BaseIssue<unknown>): Found {
+  const keys = (i.path ?? []).map((item) => (item as { key: Key }).key);
+  if (i.input === undefined && i.kind === "schema") return { keys, message: "is required", value: undefined };
+  // valibot's default messages start with "Invalid"; ours are written as "must ..."
+  const message = i.message.startsWith("Invalid") ? `must be ${(i.expected && TYPE_NAMES[i.expected]) ?? i.expected ?? "valid"}` : i.message;
+  return { keys, message, value: i.input };
+}
+
+function toIssue(f: Found): ConfigIssue {
+  return { path: formatPath(f.keys), message: f.message, value: f.value };
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function startsWith(keys: Key[], prefix: Key[]): boolean {
+  return prefix.length <= keys.length && prefix.every((k, i) => keys[i] === k);
+}
+
+function samePath(a: Key[], b: Key[]): boolean {
+  return a.length === b.length && startsWith(a, b);
 }
 
 function get(obj: unknown, keys: string[]): unknown {
   let cur = obj;
-  for (const k of keys) cur = cur && typeof cur === "object" ? (cur as Record<string, unknown>)[k] : undefined;
+  for (const k of keys) cur = isObject(cur) ? cur[k] : undefined;
   return cur;
-}
-
-function toIssue(i: v.BaseIssue<unknown>): ConfigIssue {
-  let path = "";
-  for (const item of i.path ?? []) {
-    const key = (item as { key: unknown }).key;
-    path += typeof key === "number" ? `[${key}]` : path ? `.${String(key)}` : String(key);
-  }
-  if (i.kind === "schema" && i.expected === "never" && i.path?.length) {
-    return { path, message: "is not a known key (unknown keys are errors)", value: undefined };
-  }
-  if (i.input === undefined && i.kind === "schema") {
-    return { path: path || "(root)", message: "is required", value: undefined };
-  }
-  // valibot's default messages start with "Invalid"; ours are written as "must ..."
-  const message = i.message.startsWith("Invalid") ? `must be ${i.expected ?? "valid"}` : i.message;
-  return { path: path || "(root)", message, value: i.input };
 }
 
 function showValue(v: unknown): string {

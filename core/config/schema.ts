@@ -1,13 +1,17 @@
 import * as v from "valibot";
-import { parseDuration } from "./duration.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
 
-/** A duration string with a unit ("2s", "500ms", "1m30s"), parsed to milliseconds. */
-const duration = (max = 86_400_000) =>
+/**
+ * A duration string with a unit ("2s", "500ms", "1m30s"), parsed to milliseconds, from `min` to `max` ms.
+ * The bounds are checked on the string, so an issue shows the value as written ("2h", not 7200000).
+ */
+const duration = (max = 86_400_000, min = 0) =>
   v.pipe(
     v.string("must be a duration string such as \"2s\" or \"500ms\""),
     v.check((s) => parseDuration(s) !== undefined, "must be a duration with a unit (ms, s, m, h), such as \"2s\""),
+    v.check((s) => !((parseDuration(s) ?? min) < min), min === 1 ? "must be more than 0" : `must be at least ${formatDuration(min)}`),
+    v.check((s) => !((parseDuration(s) ?? max) > max), `must be at most ${formatDuration(max)}`),
     v.transform((s) => parseDuration(s) as number),
-    v.maxValue(max, `must be at most ${max / 1000}s`),
   );
 
 const int = (min: number, max: number) =>
@@ -74,7 +78,8 @@ const origin = v.strictObject({
   backup: v.optional(bool, false),
 });
 
-const check = v.strictObject({
+/** The `check` block of a pool; exported so cross-field rules can read a check on its own. */
+export const CheckSchema = v.strictObject({
   /** Active health checks on (default) or off. */
   enabled: v.optional(bool, true),
   /** Path probed by the check. Default "/". */
@@ -86,9 +91,9 @@ const check = v.strictObject({
   /** Statuses that count as healthy. Default "200-399" (HAProxy's). */
   expect: v.optional(statusSpec, "200-399"),
   /** Time between checks (HAProxy `inter`). Default 2s. */
-  interval: v.optional(duration(3_600_000), "2s"),
-  /** Time a check may take. Default 1s. */
-  timeout: v.optional(duration(60_000), "1s"),
+  interval: v.optional(duration(3_600_000, 1), "2s"),
+  /** Time a check may take; at most `interval`. Default 1s, or `interval` when that is shorter. */
+  timeout: v.optional(duration(60_000, 1), "1s"),
   /** Consecutive successes to go up. Default 2. */
   rise: v.optional(int(1, 100), 2),
   /** Consecutive failures to go down. Default 3. */
@@ -134,7 +139,7 @@ const pool = v.strictObject({
   /** Selection policy. Default roundrobin (smooth weighted round-robin). */
   balance: v.optional(v.picklist(["roundrobin", "leastconn", "random"], "must be one of roundrobin, leastconn, random"), "roundrobin"),
   origins: v.pipe(v.array(origin, "must be a list of origins"), v.minLength(1, "must list at least one origin")),
-  check: v.optional(check, {}),
+  check: v.optional(CheckSchema, {}),
   /** Extra tries after the first (HAProxy `retries`). Default 3. */
   retries: v.optional(int(0, 10), 3),
   /** Send a retry to another origin than the one that failed (HAProxy `option redispatch`). Default true. */
@@ -181,10 +186,10 @@ const auth = v.strictObject({
 
 /** The edgelb.json schema: one file drives both builds. */
 export const ConfigSchema = v.strictObject({
-  $schema: v.optional(v.string()),
+  $schema: v.optional(v.string("must be a string")),
   listen,
   /** Prefix of the control routes. Default "/__edgelb". */
-  prefix: v.optional(v.pipe(v.string(), v.regex(/^\/[A-Za-z0-9_.~-]+(\/[A-Za-z0-9_.~-]+)*$/, "must be a path like \"/__edgelb\"")), "/__edgelb"),
+  prefix: v.optional(v.pipe(v.string("must be a string"), v.regex(/^\/[A-Za-z0-9_.~-]+(\/[A-Za-z0-9_.~-]+)*$/, "must be a path like \"/__edgelb\"")), "/__edgelb"),
   pools: v.pipe(v.record(name, pool, "must be an object of pools by name"), v.check((p) => Object.keys(p).length > 0, "must define at least one pool")),
   /** Pool for requests no route matches; default the first pool. */
   defaultPool: v.optional(name),
@@ -221,6 +226,26 @@ export const ConfigSchema = v.strictObject({
     {},
   ),
   admin: v.optional(v.strictObject({ auth: v.optional(auth) }), {}),
+  /** Settings of the edge build (Cloudflare Worker + Durable Object); the Node build ignores them. */
+  edge: v.optional(
+    v.strictObject({
+      /** How long an isolate uses its cached health snapshot before refreshing it in the background. Default 2s. */
+      snapshotTtl: v.optional(duration(60_000, 1), "2s"),
+      /** How long a cold isolate waits for its first snapshot before going on with every origin eligible. Default 100ms. */
+      coldWait: v.optional(duration(5_000), "100ms"),
+      /** Outcomes on real traffic are sent to the Durable Object at most once per this interval. Default 1s. */
+      flushInterval: v.optional(duration(60_000, 1), "1s"),
+      /** Without an answer from the Durable Object for this long, the stale snapshot is dropped. Default 1m. */
+      maxStale: v.optional(duration(3_600_000, 1), "1m"),
+      /** Keep health data in this jurisdiction ("eu": Personopplysningsloven/GDPR). Default none. */
+      jurisdiction: v.optional(v.picklist(["eu", "fedramp"], "must be eu or fedramp")),
+      /** Where to create the Durable Objects (e.g. "weur" for Oslo). Default none. */
+      locationHint: v.optional(
+        v.picklist(["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"], "must be one of wnam, enam, sam, weur, eeur, apac, oc, afr, me"),
+      ),
+    }),
+    {},
+  ),
 });
 
 /** The config as written (input) and as used (output, with defaults and durations in ms). */

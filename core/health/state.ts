@@ -113,8 +113,15 @@ export function carryOver(prev: PoolHealth, pool: Pick<PoolConfig, "origins" | "
     version: fresh.version,
     origins: fresh.origins.map((f, i) => {
       const old = byName.get(f.name);
+      if (!old) return f;
       const o = pool.origins[i];
-      return old ? { ...old, weight: o.weight, backup: o.backup, counter: Math.min(old.counter, pool.check.rise + pool.check.fall - 1) } : f;
+      const { rise, fall, enabled } = pool.check;
+      const max = rise + fall - 1;
+      // checks turned off: nothing could ever bring a down or check-gated origin back, so it is up
+      if (!enabled) return { ...old, weight: o.weight, backup: o.backup, up: true, counter: max, ejectNeedsCheck: false };
+      // keep the counter consistent with `up` under the new rise/fall (up: rise..max, down: 0..rise-1)
+      const counter = old.up ? Math.max(rise, Math.min(old.counter, max)) : Math.min(old.counter, rise - 1);
+      return { ...old, weight: o.weight, backup: o.backup, counter };
     }),
   };
 }
@@ -136,6 +143,8 @@ export function reduce(state: PoolHealth, ev: HealthEvent, cfg: HealthConfig, ra
       next = onOutcome(o, ev.kind, ev.at, cfg, rand);
       break;
     case "admin":
+      // a weight outside HAProxy's 0-256 (or not an integer) is ignored rather than poisoning selection
+      if (ev.weight !== undefined && !(Number.isInteger(ev.weight) && ev.weight >= 0 && ev.weight <= 256)) return state;
       if ((ev.admin === undefined || ev.admin === o.admin) && (ev.weight === undefined || ev.weight === o.weight)) return state;
       next = { ...o, admin: ev.admin ?? o.admin, weight: ev.weight ?? o.weight };
       break;
@@ -159,7 +168,9 @@ function onCheck(o: OriginHealth, ev: Extract<HealthEvent, { type: "check" }>, c
   const lastCheck = { ok: ev.ok, at: ev.at, ms: ev.ms, detail: ev.detail };
   let { up, counter, changedAt, transitions, upSince, ejectNeedsCheck } = o;
   if (ev.ok) {
-    if (up) counter = Math.min(counter + 1, max);
+    // HAProxy: any success while up restores the counter to its maximum ("OK now"), so it takes
+    // `fall` consecutive failures again to go down
+    if (up) counter = max;
     else if (++counter >= rise) {
       up = true;
       counter = max;
@@ -238,7 +249,7 @@ export function unavailable(o: OriginHealth, now: number): Unavailable | null {
   if (o.admin === "drain" || agent?.admin === "drain") return "drain";
   if (!o.up) return "down";
   if (agent && agent.health !== "up") return "agent-down";
-  if (o.weight === 0 || (agent && agent.weightPct === 0)) return "weight-0";
+  if (o.weight === 0 || (agent && !(agent.weightPct > 0))) return "weight-0";
   if (isEjected(o, now)) return "ejected";
   return null;
 }
@@ -250,7 +261,7 @@ export function unavailable(o: OriginHealth, now: number): Unavailable | null {
 export function effectiveWeight(o: OriginHealth, now: number, slowStartMs: number): number {
   let w = o.weight;
   const agent = freshAgent(o, now);
-  if (agent) w = (w * Math.min(100, Math.max(0, agent.weightPct))) / 100;
+  if (agent) w = (w * (agent.weightPct >= 0 ? Math.min(100, agent.weightPct) : 0)) / 100;
   if (slowStartMs > 0 && o.upSince !== 0 && now - o.upSince < slowStartMs) {
     w *= Math.max(0.05, (now - o.upSince) / slowStartMs);
   }

@@ -92,14 +92,19 @@ export function requestHeaders(raw: readonly string[], client: ClientInfo, fwd: 
     out.push(name, raw[i + 1]);
   }
   if (fwd.enabled) {
-    out.push("x-forwarded-for", xff === null ? client.peer : `${xff}, ${client.peer}`);
+    // no socket address (closed socket, unix socket): RFC 7239 §6.2 "unknown", never an empty element
+    const peer = client.peer || "unknown";
+    out.push("x-forwarded-for", xff === null ? peer : `${xff}, ${peer}`);
     out.push("x-forwarded-proto", xfp ?? client.proto);
     if (client.host) out.push("x-forwarded-host", xfh ?? client.host);
     if (fwd.forwarded) {
-      const node = client.peer.includes(":") ? `"[${client.peer}]"` : client.peer;
+      const node = peer.includes(":") ? `"[${peer}]"` : peer;
       const hostPart = client.host ? `;host=${quoteIfNeeded(client.host)}` : "";
       const own = `for=${node};proto=${client.proto}${hostPart}`;
       out.push("forwarded", fw === null ? own : `${fw}, ${own}`);
+    } else if (fw !== null) {
+      // we add no Forwarded element of our own, but a trusted proxy's stays as it sent it
+      out.push("forwarded", fw);
     }
   }
   return out;
@@ -124,7 +129,14 @@ function quoteIfNeeded(v: string): string {
 
 /** Whether `peer` is in the trusted list (exact addresses; IPv4-mapped IPv6 compared as IPv4). */
 export function isTrusted(peer: string, trusted: readonly string[]): boolean {
-  if (trusted.length === 0) return false;
-  const p = peer.startsWith("::ffff:") ? peer.slice(7) : peer;
-  return trusted.includes(p) || trusted.includes(peer);
+  if (trusted.length === 0 || peer === "") return false;
+  const p = normalizeAddr(peer);
+  for (const t of trusted) if (normalizeAddr(t) === p) return true;
+  return false;
+}
+
+/** Lower-cased (IPv6 hex digits), IPv4-mapped IPv6 reduced to its IPv4 address. */
+function normalizeAddr(a: string): string {
+  const l = a.trim().toLowerCase();
+  return l.startsWith("::ffff:") && l.includes(".") ? l.slice(7) : l;
 }

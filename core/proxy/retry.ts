@@ -62,7 +62,8 @@ export class RetryBudget {
   }
   /** A client request arrived. */
   onRequest(): void {
-    if (this.credit < this.maxCredit) this.credit += this.ratio;
+    // rounded: summing 0.1 ten times gives 0.9999999999999999, which would never fund a retry
+    if (this.credit < this.maxCredit) this.credit = Math.min(this.maxCredit, Math.round((this.credit + this.ratio) * 1e6) / 1e6);
   }
   /** Takes the budget for one retry; `holding` = this request already counts among `retrying`. */
   tryAcquire(holding: boolean): boolean {
@@ -72,7 +73,7 @@ export class RetryBudget {
     return true;
   }
   release(): void {
-    this.retrying--;
+    if (this.retrying > 0) this.retrying--;
   }
 }
 

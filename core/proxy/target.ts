@@ -19,6 +19,7 @@ export function upstreamTarget(target: string, host: string): Target {
   const m = /^(https?):\/\/([^/?#]*)([^#]*)$/i.exec(target);
   if (!m) return bad("request-target must be origin-form");
   if (m[2].includes("@")) return bad("userinfo in request-target");
+  if (m[2] === "") return bad("absolute-form without a host");
   if (m[2].toLowerCase() !== host.toLowerCase()) return bad("absolute-form authority differs from Host");
   const rest = m[3] === "" ? "/" : m[3].startsWith("?") ? `/${m[3]}` : m[3];
   return hasBadChar(rest) ? bad("request-target has a character not allowed") : { ok: true, path: rest };
@@ -38,5 +39,6 @@ function bad(reason: string): Target {
 
 /** The full upstream URL for runtimes that need one (the Worker's fetch): origin + path, nothing resolved. */
 export function upstreamUrl(origin: string, path: string): string {
-  return origin + path;
+  // a path not starting with "/" would extend the authority ("@evil/x", ".evil.example/x"): never
+  return path.charCodeAt(0) === 47 /* / */ ? origin + path : `${origin}/${path}`;
 }

@@ -3,8 +3,9 @@ import type { Policy } from "./policy.ts";
 
 /**
  * Weights of one pool at one moment, split in tiers: primaries, then backups (used only when no
- * primary is eligible), then fail-open (origins out only by passive ejection, tried when every
- * origin is out and none is out by its checks or its admin state). A weight of 0 = not a candidate.
+ * primary is eligible), then fail-open (origins out only by passive ejection, primary or backup,
+ * tried when no primary and no backup is eligible). An origin out by its checks, its admin state,
+ * its agent or a weight of 0 is in no tier. A weight of 0 = not a candidate.
  */
 export interface WeightsView {
   readonly version: number;
@@ -31,8 +32,11 @@ export function computeWeights(h: PoolHealth, now: number, slowStartMs: number):
   for (let i = 0; i < n; i++) {
     const o = h.origins[i];
     if (o.ejectedUntil > now) validUntil = Math.min(validUntil, o.ejectedUntil);
-    if (o.agent) validUntil = Math.min(validUntil, Math.max(now + 1, o.agent.at + o.agent.ttl + 1));
-    if (slowStartMs > 0 && o.upSince !== 0 && now - o.upSince < slowStartMs) validUntil = Math.min(validUntil, now + RAMP_STEP_MS);
+    // a fresh agent report stops counting at at + ttl + 1; an expired one changes nothing any more
+    if (o.agent && now <= o.agent.at + o.agent.ttl) validUntil = Math.min(validUntil, o.agent.at + o.agent.ttl + 1);
+    // the ramp is stepped every RAMP_STEP_MS, and ends (full weight) exactly at upSince + slowStartMs
+    if (slowStartMs > 0 && o.upSince !== 0 && now - o.upSince < slowStartMs)
+      validUntil = Math.min(validUntil, now + RAMP_STEP_MS, o.upSince + slowStartMs);
     const why = unavailable(o, now);
     const w = effectiveWeight(o, now, slowStartMs);
     if (why === null && w > 0) {

@@ -81,7 +81,8 @@ export class LeastOutstanding implements Policy {
 
 /**
  * Random power of two choices: two candidates drawn by weight, the one with fewer requests in
- * flight (relative to its weight) wins. Near least-outstanding quality with no shared state.
+ * flight (relative to its weight) wins, the first drawn on a tie, so an idle pool is spread by
+ * weight. Near least-outstanding quality with no shared state.
  */
 export class PowerOfTwoChoices implements Policy {
   readonly name = "random" as const;
@@ -94,8 +95,11 @@ export class PowerOfTwoChoices implements Policy {
     if (a === -1) return -1;
     const b = this.draw(weights, exclude, a);
     if (b === -1) return a;
-    const sa = (inflight[a] + 1) / weights[a];
-    const sb = (inflight[b] + 1) / weights[b];
+    // load per unit of weight; on a tie the first draw (already weighted) wins. Not (inflight + 1) /
+    // weight: with nothing in flight that always picks the heavier of the two, so weights 3:1 gave
+    // the lighter origin no traffic at all instead of a quarter.
+    const sa = inflight[a] / weights[a];
+    const sb = inflight[b] / weights[b];
     return sb < sa ? b : a;
   }
   /** One weighted draw among candidates, skipping `skip`. */

@@ -48,11 +48,12 @@ export function stateLabel(h: PoolHealth["origins"][number], now: number, rise: 
   const why = unavailable(h, now);
   if (why === "maint") return "MAINT";
   if (why === "drain") return "DRAIN";
-  if (h.up && h.lastCheck && !h.lastCheck.ok) return `UP, going down ${rise + fall - 1 - h.counter}/${fall}`;
   if (!h.up && h.counter > 0) return `DOWN, going up ${h.counter}/${rise}`;
   if (!h.up) return "DOWN";
   if (why === "agent-down") return "DOWN (agent)";
+  // out of traffic comes before "going down": an ejected origin must not be painted as UP
   if (isEjected(h, now)) return "EJECTED";
+  if (h.lastCheck && !h.lastCheck.ok) return `UP, going down ${rise + fall - 1 - h.counter}/${fall}`;
   return "UP";
 }
 
