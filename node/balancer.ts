@@ -4,6 +4,7 @@ import { getRequestListener } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Config } from "../core/config/schema.ts";
 import { poolStats } from "../core/stats/model.ts";
+import { createRouter } from "../core/proxy/route.ts";
 import { controlApp } from "../app/control.ts";
 import { Checker } from "./checks.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -25,7 +26,7 @@ export class Balancer {
   readonly startedAt = Date.now();
   private pools = new Map<string, PoolRuntime>();
   private checkers = new Map<string, Checker>();
-  private routes: { exact: Map<string, string>; suffix: [string, string][] } = { exact: new Map(), suffix: [] };
+  private router: (host: string | undefined) => string = () => "";
   private control: (req: IncomingMessage, res: ServerResponse) => void;
   private inflight = 0;
   private closing: Promise<void> | null = null;
@@ -73,13 +74,7 @@ export class Balancer {
 
   /** The pool for a Host header (exact name, then "*.suffix" routes, then the default pool). */
   route(host: string | undefined): PoolRuntime {
-    if (this.routes.exact.size || this.routes.suffix.length) {
-      const h = (host ?? "").replace(/:\d+$/, "").toLowerCase();
-      const exact = this.routes.exact.get(h);
-      if (exact) return this.pools.get(exact)!;
-      for (const [suffix, pool] of this.routes.suffix) if (h.endsWith(suffix)) return this.pools.get(pool)!;
-    }
-    return this.pools.get(this.config.defaultPool)!;
+    return this.pools.get(this.router(host))!;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -144,10 +139,7 @@ export class Balancer {
       void prev.close();
     }
     this.pools = next;
-    const exact = new Map<string, string>();
-    const suffix: [string, string][] = [];
-    for (const r of config.routes) for (const h of r.host) h.startsWith("*.") ? suffix.push([h.slice(1).toLowerCase(), r.pool]) : exact.set(h.toLowerCase(), r.pool);
-    this.routes = { exact, suffix };
+    this.router = createRouter(config);
     for (const [name, rt] of next) {
       if (this.checkers.has(name)) continue;
       const c = new Checker(rt);

@@ -1,4 +1,5 @@
 import { Pool } from "undici";
+import { checkPassed, checkRequest } from "../core/health/check.ts";
 import type { PoolRuntime } from "./pool.ts";
 
 /** Jitter of the check schedule (HAProxy `spread-checks`-like), as a share of the interval. */
@@ -36,17 +37,18 @@ export class Checker {
     const startedAt = Date.now();
     let ok = false;
     let detail: string;
+    const probe = checkRequest(check, this.pool.cfg.origins[i].url);
     try {
       const r = await this.probes[i].request({
         path: check.path,
-        method: check.method,
-        headers: { host: check.host ?? new URL(this.pool.cfg.origins[i].url).host, "user-agent": "edgelb-check" },
+        method: probe.method,
+        headers: probe.headers,
         headersTimeout: check.timeout,
         bodyTimeout: check.timeout,
         signal: AbortSignal.timeout(check.timeout),
       });
       await r.body.dump({ limit: 65_536 });
-      ok = check.expect.some(([lo, hi]) => r.statusCode >= lo && r.statusCode <= hi);
+      ok = checkPassed(r.statusCode, check.expect);
       detail = `HTTP ${r.statusCode}`;
     } catch (e) {
       const err = e as { code?: string; name?: string; message?: string };
