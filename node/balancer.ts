@@ -108,6 +108,11 @@ export class Balancer {
     return getRequestListener(app.fetch);
   }
 
+  /** Requests in flight on one origin of one pool right now. */
+  inflightOn(pool: string, origin: number): number {
+    return this.pools.get(pool)?.inflight[origin] ?? 0;
+  }
+
   /** The stats model of every pool. */
   stats() {
     const now = Date.now();

@@ -124,7 +124,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Picks the next origin and sends; or queues; or gives up. */
   next(): void {
     if (this.finished) return;
-    const i = this.pool.pick(this.trip.exclude);
+    const sticky = this.trip.retryOrigin;
+    const i = sticky !== -1 ? sticky : this.pool.pick(this.trip.exclude);
     if (i === FULL) return this.pool.enqueue(this.trip.exclude, (j) => this.sendTo(j, true));
     this.sendTo(i, false);
   }

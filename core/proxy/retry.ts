@@ -127,6 +127,14 @@ export class Trip {
     return this.cfg.redispatch ? this.tried : EMPTY;
   }
 
+  /**
+   * Where a retry must go without a new pick: with redispatch off, back to the origin that failed
+   * (HAProxy's `retries` without `option redispatch`); -1 = pick another one.
+   */
+  get retryOrigin(): number {
+    return !this.cfg.redispatch && this.tried.length !== 0 ? this.tried[this.tried.length - 1] : -1;
+  }
+
   /** The origin of the current try, or -1. */
   get current(): number {
     return this.tried.length ? this.tried[this.tried.length - 1] : -1;
