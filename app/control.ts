@@ -1,37 +1,87 @@
 import { Hono, type Context } from "hono";
-import type { AuthConfig } from "../core/config/schema.ts";
+import type { AuthConfig, Config } from "../core/config/schema.ts";
 import { authorized, isLoopback, type SecretLookup } from "../core/auth/index.ts";
+import { checkReport, MAX_REPORT_BYTES, type Verdict } from "../core/agent/ingest.ts";
+import type { AdminState } from "../core/health/state.ts";
 import type { PoolStats } from "../core/stats/model.ts";
 import { renderStatsHtml } from "../core/stats/html.ts";
 
+/** An admin change for one origin. */
+export interface AdminChange {
+  admin?: AdminState;
+  weight?: number;
+}
+
 /** What a runtime hands the control app. */
 export interface ControlDeps {
-  /** Route prefix, e.g. "/__edgelb". */
-  prefix: string;
-  /** Who may read stats; without it only loopback peers may. */
-  statsAuth?: AuthConfig;
+  config(): Config;
   secret: SecretLookup;
   /** The client's address as the runtime sees it. */
   peer(c: Context): string;
   /** The stats model of every pool, now. */
   stats(): { build: string; startedAt: number; pools: PoolStats[] };
+  /** Applies a report whose signature and schema were checked: the runtime's ledger decides on id and seq. */
+  applyAgent(v: Extract<Verdict, { status: 200 }>): Promise<{ status: 200 | 401 | 409; problem?: string }>;
+  /** Applies an admin change; false when the pool or origin does not exist. */
+  applyAdmin(pool: string, origin: string, change: AdminChange): Promise<boolean>;
+  log?(o: Record<string, unknown>): void;
 }
+
+const ADMIN_ACTIONS: Record<string, AdminState> = { drain: "drain", ready: "ready", maint: "maint" };
 
 /** The Hono app for `/__edgelb/*`, served the same way by both builds. */
 export function controlApp(deps: ControlDeps): Hono {
-  const app = new Hono().basePath(deps.prefix);
+  const app = new Hono().basePath(deps.config().prefix);
+  const allowed = (c: Context, auth: AuthConfig | undefined, loopbackWithoutAuth: boolean) =>
+    auth ? authorized(c.req.header("authorization"), auth, deps.secret) : loopbackWithoutAuth && isLoopback(deps.peer(c));
+  const denied = (c: Context, auth: AuthConfig | undefined) =>
+    c.text("Unauthorized\n", 401, auth?.basic.length ? { "www-authenticate": 'Basic realm="edgelb"' } : {});
+
   app.get("/healthz", (c) => c.text("ok\n", 200, { "cache-control": "no-store" }));
+
   app.get("/stats", (c) => {
-    const auth = deps.statsAuth;
-    const ok = auth ? authorized(c.req.header("authorization"), auth, deps.secret) : isLoopback(deps.peer(c));
-    if (!ok) {
-      return c.text("Unauthorized\n", 401, auth?.basic.length ? { "www-authenticate": 'Basic realm="edgelb stats"' } : {});
-    }
+    const auth = deps.config().stats.auth;
+    if (!allowed(c, auth, true)) return denied(c, auth);
     const s = deps.stats();
     c.header("cache-control", "no-store");
     if (c.req.query("format") === "json") return c.json(s);
     return c.html(renderStatsHtml(s));
   });
+
+  app.post("/agent", async (c) => {
+    const declared = Number(c.req.header("content-length") ?? 0);
+    if (declared > MAX_REPORT_BYTES) return c.text("Payload Too Large\n", 413);
+    const body = await c.req.text();
+    const v = await checkReport((n) => c.req.header(n), body, deps.config(), deps.secret, Date.now());
+    if (v.status === 401) return c.text("Unauthorized\n", 401);
+    if (v.status === 413) return c.text("Payload Too Large\n", 413);
+    if (v.status === 400) return c.json({ error: "invalid report", problems: v.problems }, 400);
+    if (v.status === 409) return c.json({ error: v.problem }, 409);
+    const r = await deps.applyAgent(v);
+    if (r.status === 401) return c.text("Unauthorized\n", 401);
+    if (r.status === 409) return c.json({ error: r.problem }, 409);
+    return c.json({ ok: true });
+  });
+
+  // POST admin/:pool/:origin/(drain|ready|maint|weight); weight takes {"weight": 0-256}. No GET side effects.
+  app.post("/admin/:pool/:origin/:action", async (c) => {
+    const auth = deps.config().admin.auth;
+    if (!auth) return c.text("Forbidden: the admin API is off (set admin.auth in the config)\n", 403);
+    if (!allowed(c, auth, false)) return denied(c, auth);
+    const { pool, origin, action } = c.req.param();
+    let change: AdminChange;
+    if (action === "weight") {
+      const body = (await c.req.json().catch(() => null)) as { weight?: unknown } | null;
+      const w = body?.weight;
+      if (typeof w !== "number" || !Number.isInteger(w) || w < 0 || w > 256) return c.json({ error: `weight: must be an integer 0-256, got ${JSON.stringify(w ?? null)}` }, 400);
+      change = { weight: w };
+    } else if (ADMIN_ACTIONS[action]) change = { admin: ADMIN_ACTIONS[action] };
+    else return c.json({ error: `unknown action ${JSON.stringify(action)}: use drain, ready, maint or weight` }, 404);
+    if (!(await deps.applyAdmin(pool, origin, change))) return c.json({ error: `no origin ${JSON.stringify(origin)} in pool ${JSON.stringify(pool)}` }, 404);
+    deps.log?.({ event: "admin", pool, origin, ...change, peer: deps.peer(c) });
+    return c.json({ ok: true, pool, origin, ...change });
+  });
+
   app.all("*", (c) => c.text("Not Found\n", 404));
   return app;
 }

@@ -6,6 +6,7 @@ import type { Config } from "../core/config/schema.ts";
 import { poolStats } from "../core/stats/model.ts";
 import { createRouter } from "../core/proxy/route.ts";
 import { controlApp } from "../app/control.ts";
+import { AgentLedger } from "../core/agent/ingest.ts";
 import { Checker } from "./checks.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { PoolRuntime } from "./pool.ts";
@@ -29,6 +30,8 @@ export class Balancer {
   private router: (host: string | undefined) => string = () => "";
   private control: (req: IncomingMessage, res: ServerResponse) => void;
   private inflight = 0;
+  /** Agent report ids seen and last seq per origin (replay protection), kept across reloads. */
+  private readonly agentLedger = new AgentLedger();
   private closing: Promise<void> | null = null;
 
   constructor(config: Config, log: Logger = createLogger()) {
@@ -99,11 +102,26 @@ export class Balancer {
 
   private buildControl() {
     const app = controlApp({
-      prefix: this.config.prefix,
-      statsAuth: this.config.stats.auth,
+      config: () => this.config,
       secret: (name) => process.env[name],
       peer: (c) => getConnInfo(c).remote.address ?? "",
       stats: () => this.stats(),
+      applyAgent: async (v) => {
+        const pool = this.pools.get(v.pool);
+        if (!pool) return { status: 409, problem: "pool gone after a reload" };
+        const r = this.agentLedger.admit(v, Date.now());
+        if (!r.ok) return { status: r.status, problem: r.problem };
+        pool.health.apply(r.event);
+        return { status: 200 };
+      },
+      applyAdmin: async (poolName, origin, change) => {
+        const pool = this.pools.get(poolName);
+        const i = pool ? pool.cfg.origins.findIndex((o) => o.name === origin) : -1;
+        if (!pool || i === -1) return false;
+        pool.health.apply({ type: "admin", origin: i, at: Date.now(), ...change });
+        return true;
+      },
+      log: (o) => this.log.warn(o),
     });
     return getRequestListener(app.fetch);
   }
@@ -158,7 +176,7 @@ export class Balancer {
     if (config.listen.host !== this.config.listen.host || config.listen.port !== this.config.listen.port) {
       this.log.warn({ event: "reload", note: "listen address changes take effect on restart only" });
     }
-    const prefixChanged = config.prefix !== this.config.prefix || JSON.stringify(config.stats) !== JSON.stringify(this.config.stats);
+    const prefixChanged = config.prefix !== this.config.prefix;
     this.config = { ...config, listen: this.config.listen };
     this.applyPools(config, false);
     if (prefixChanged) this.control = this.buildControl();

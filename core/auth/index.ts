@@ -1,7 +1,7 @@
 import type { AuthConfig } from "../config/schema.ts";
 
 const enc = new TextEncoder();
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** Compares two strings in time that depends only on their lengths, never on where they differ. */
 export function timingSafeEqual(a: string, b: string): boolean {

@@ -76,6 +76,8 @@ const origin = v.strictObject({
   maxconn: v.optional(int(0, 100_000), 0),
   /** A backup origin takes traffic only when no primary origin is eligible. */
   backup: v.optional(bool, false),
+  /** Environment variables (or wrangler secrets) holding this origin's agent keys; two during a rotation. */
+  agentKeys: v.optional(v.pipe(v.array(envName, "must be a list of environment variable names"), v.maxLength(4, "must list at most 4 keys")), []),
 });
 
 /** The `check` block of a pool; exported so cross-field rules can read a check on its own. */

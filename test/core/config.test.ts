@@ -48,8 +48,8 @@ describe("the minimal file gets HAProxy's defaults", () => {
 
   it("origins: weight 1, no maxconn, not backup, url reduced to its origin", () => {
     expect(pool.origins).toEqual([
-      { name: "web01", url: "http://127.0.0.1:9101", weight: 1, maxconn: 0, backup: false },
-      { name: "web02", url: "http://127.0.0.1:9102", weight: 1, maxconn: 0, backup: false },
+      { name: "web01", url: "http://127.0.0.1:9101", weight: 1, maxconn: 0, backup: false, agentKeys: [] },
+      { name: "web02", url: "http://127.0.0.1:9102", weight: 1, maxconn: 0, backup: false, agentKeys: [] },
     ]);
   });
 
@@ -121,8 +121,8 @@ describe("explicit values override the defaults", () => {
     const p = cfg.pools.shop;
     expect(p.balance).toBe("leastconn");
     expect(p.origins).toEqual([
-      { name: "a", url: "https://shop.example.no", weight: 0, maxconn: 50, backup: false },
-      { name: "b", url: "http://[::1]:8080", weight: 256, maxconn: 0, backup: true },
+      { name: "a", url: "https://shop.example.no", weight: 0, maxconn: 50, backup: false, agentKeys: [] },
+      { name: "b", url: "http://[::1]:8080", weight: 256, maxconn: 0, backup: true, agentKeys: [] },
     ]);
     expect(p.check).toEqual({ enabled: true, path: "/health", method: "HEAD", expect: [[200, 200], [301, 302]], interval: 5000, timeout: 1500, rise: 1, fall: 100 });
     expect([p.retries, p.redispatch, p.slowStart]).toEqual([0, false, 90_000]);

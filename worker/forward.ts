@@ -1,0 +1,130 @@
+import { requestHeaders, responseHeaders } from "../core/proxy/headers.ts";
+import { FAILURES, Trip, type FailureKind } from "../core/proxy/retry.ts";
+import { upstreamUrl } from "../core/proxy/target.ts";
+import { NONE, pickOrigin } from "../core/select/index.ts";
+import type { Config } from "../core/config/schema.ts";
+import type { EdgeEnv } from "../durable/config.ts";
+import { failureOf, HeaderTimeout } from "./errors.ts";
+import type { EdgePool } from "./pool.ts";
+
+/** Flattens Web Headers to [name, value, ...] for core's header rules. */
+function flat(h: Headers): string[] {
+  const out: string[] = [];
+  h.forEach((v, k) => out.push(k, v));
+  return out;
+}
+
+function toHeaders(raw: string[]): Headers {
+  const h = new Headers();
+  for (let i = 0; i < raw.length; i += 2) h.append(raw[i], raw[i + 1]);
+  return h;
+}
+
+function ourError(status: number, text: string, extra?: Record<string, string>): Response {
+  return new Response(`${text}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...extra } });
+}
+
+/**
+ * One request at the edge: the same decisions as the Node build (core's Trip, header rules,
+ * upstream URL), with `fetch` and a per-try header timeout. The response body streams through.
+ */
+export async function forwardAtEdge(
+  config: Config,
+  pool: EdgePool,
+  req: Request,
+  env: EdgeEnv,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<Response> {
+  const url = new URL(req.url);
+  const host = req.headers.get("host") ?? url.host;
+  const peer = req.headers.get("cf-connecting-ip") ?? "";
+  let headers: Headers;
+  try {
+    // the client's own X-Forwarded-* are never trusted at the edge: CF-Connecting-IP is the peer
+    const raw = requestHeaders(flat(req.headers), { peer, proto: url.protocol.slice(0, -1), host, trusted: false }, config.forwardFor);
+    headers = toHeaders(raw);
+    for (const name of CF_ONLY) headers.delete(name);
+  } catch (e) {
+    return ourError(400, `Bad Request: ${(e as Error).message}`, { connection: "close" });
+  }
+  pool.counters.requests++;
+  await pool.ready(env, waitUntil, Date.now());
+  const cfg = pool.cfg;
+  // a body up to replayBufferBytes is buffered so a retry can send it again; a larger one streams once
+  let body: ArrayBuffer | ReadableStream | null = null;
+  let replayable = true;
+  if (req.body) {
+    const len = Number(req.headers.get("content-length") ?? NaN);
+    if (Number.isFinite(len) && len <= cfg.replayBufferBytes) body = await req.arrayBuffer();
+    else (body = req.body), (replayable = false);
+  }
+  const trip = new Trip(cfg, req.method, replayable, pool.budget, Math.random);
+  pool.budget.onRequest();
+  const path = url.pathname + url.search;
+  const deadline = cfg.timeouts.total > 0 ? Date.now() + cfg.timeouts.total : Infinity;
+  let last: FailureKind | null = null;
+  let lastStatus = 0;
+  try {
+    for (;;) {
+      const sticky = trip.retryOrigin;
+      const i = sticky !== -1 ? sticky : pickOrigin(pool.policy, pool.store.weights(Date.now()), pool.inflight, pool.noLimit, trip.exclude);
+      if (i === NONE) {
+        if (lastStatus) return count(pool, ourError(lastStatus, `origins answered ${lastStatus}; none left to try`));
+        if (last) return count(pool, ourError(FAILURES[last].status, `no origin left to try after ${last}`));
+        pool.counters.noOrigin++;
+        return count(pool, ourError(503, "Service Unavailable: no origin is available", { "retry-after": String(Math.max(1, Math.ceil(cfg.check.interval / 1000))) }));
+      }
+      const oc = pool.counters.origins[i];
+      if (trip.tried.length) (oc.retries++, cfg.redispatch && !trip.tried.includes(i) && oc.redispatches++);
+      trip.start(i);
+      oc.tries++;
+      pool.inflight[i]++;
+      const ac = new AbortController();
+      const perTry = Math.min(cfg.timeouts.header, deadline - Date.now());
+      const timer = setTimeout(() => ac.abort(new HeaderTimeout()), perTry);
+      let res: Response;
+      try {
+        res = await fetch(upstreamUrl(cfg.origins[i].url, path), { method: req.method, headers, body, redirect: "manual", signal: ac.signal });
+      } catch (e) {
+        clearTimeout(timer);
+        pool.inflight[i]--;
+        const kind = failureOf(e, ac.signal.aborted);
+        oc.failures[kind]++;
+        pool.outcome(env, waitUntil, i, FAILURES[kind].outcome);
+        last = kind;
+        lastStatus = 0;
+        const d = trip.failed(kind);
+        if (!d.retry || Date.now() >= deadline) {
+          if (!d.retry && d.reason === "budget") pool.counters.budgetExhausted++;
+          return count(pool, ourError(d.retry ? 504 : d.status, `${kind}`));
+        }
+        if (d.delayMs) await new Promise((r) => setTimeout(r, d.delayMs));
+        continue;
+      }
+      clearTimeout(timer);
+      pool.inflight[i]--;
+      const d = trip.status(res.status);
+      if (d.retry) {
+        oc.status[5]++;
+        await res.body?.cancel();
+        pool.outcome(env, waitUntil, i, "5xx");
+        lastStatus = res.status;
+        if (d.delayMs) await new Promise((r) => setTimeout(r, d.delayMs));
+        continue;
+      }
+      pool.outcome(env, waitUntil, i, res.status >= 500 ? "5xx" : "success");
+      oc.status[(res.status / 100) | 0]++;
+      return count(pool, new Response(res.body, { status: res.status, statusText: res.statusText, headers: toHeaders(responseHeaders(flat(res.headers))) }));
+    }
+  } finally {
+    trip.end();
+  }
+}
+
+/** Cloudflare's own request headers, not forwarded to origins. */
+const CF_ONLY: ReadonlySet<string> = new Set(["cf-connecting-ip", "cf-ipcountry", "cf-ray", "cf-visitor", "cf-worker", "cdn-loop", "x-real-ip"]);
+
+function count(pool: EdgePool, res: Response): Response {
+  pool.counters.status[(res.status / 100) | 0]++;
+  return res;
+}

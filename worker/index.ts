@@ -1,0 +1,75 @@
+import { Hono } from "hono";
+import type { Config } from "../core/config/schema.ts";
+import { createRouter } from "../core/proxy/route.ts";
+import { poolStats } from "../core/stats/model.ts";
+import { controlApp } from "../app/control.ts";
+import { loadEdgeConfig, type EdgeEnv } from "../durable/config.ts";
+import { HealthObject } from "../durable/health-object.ts";
+import { forwardAtEdge } from "./forward.ts";
+import { EdgePool } from "./pool.ts";
+
+export { HealthObject };
+
+/** What one isolate keeps between requests: the parsed config, its pools and their snapshots. */
+interface Isolate {
+  config: Config;
+  pools: Map<string, EdgePool>;
+  route: (host: string | null | undefined) => string;
+  control: Hono;
+  startedAt: number;
+}
+
+let isolate: Isolate | null = null;
+
+function boot(env: EdgeEnv): Isolate {
+  const config = loadEdgeConfig(env);
+  if (isolate && isolate.config === config) return isolate;
+  const pools = new Map(Object.entries(config.pools).map(([name, cfg]) => [name, new EdgePool(name, cfg, config.edge, Math.random)]));
+  const startedAt = Date.now();
+  const control = controlApp({
+    config: () => config,
+    secret: (name) => (typeof env[name] === "string" ? (env[name] as string) : undefined),
+    peer: (c) => c.req.header("cf-connecting-ip") ?? "",
+    stats: () => {
+      const now = Date.now();
+      return {
+        build: "edgelb (Cloudflare Worker)",
+        startedAt,
+        pools: [...pools].map(([name, p]) => ({ ...poolStats(name, p.cfg, p.store.state, p.counters, now), durableObjectCalls: { ...p.calls } })),
+      };
+    },
+    // one RPC to the pool's object, which keeps the replay ledger; the isolate refreshes at once
+    applyAgent: async (v) => {
+      const r = await pools.get(v.pool)!.stub(env).report(v.pool, v);
+      pools.get(v.pool)!.expire();
+      return r;
+    },
+    applyAdmin: async (pool, origin, change) => {
+      const p = pools.get(pool);
+      if (!p) return false;
+      const version = await p.stub(env).admin(pool, { origin, ...change });
+      p.expire();
+      return version !== null;
+    },
+    log: (o) => console.log(JSON.stringify(o)),
+  });
+  return (isolate = { config, pools, route: createRouter(config), control, startedAt });
+}
+
+const app = new Hono<{ Bindings: EdgeEnv }>();
+app.all("*", async (c) => {
+  let iso: Isolate;
+  try {
+    iso = boot(c.env);
+  } catch (e) {
+    console.error(String((e as Error).message));
+    return c.text(`edgelb: ${(e as Error).message}\n`, 500);
+  }
+  const { pathname } = new URL(c.req.url);
+  const prefix = iso.config.prefix;
+  if (pathname === prefix || pathname.startsWith(`${prefix}/`)) return iso.control.fetch(c.req.raw, c.env, c.executionCtx);
+  const pool = iso.pools.get(iso.route(c.req.header("host")))!;
+  return forwardAtEdge(iso.config, pool, c.req.raw, c.env, (p) => c.executionCtx.waitUntil(p));
+});
+
+export default app satisfies ExportedHandler<EdgeEnv>;
