@@ -31,8 +31,8 @@ export class HealthObject extends DurableObject<EdgeEnv> {
   private store: HealthStore | null = null;
   private loadError: unknown = null;
   private ledger = new AgentLedger();
-  /** Fault injection for tests (EDGELB_TEST_FAULTS=1 only): every call throws, as if the object were unreachable. */
-  private fault = false;
+  /** Set only by tests (runInDurableObject): every call throws, as if the object were unreachable. */
+  fault = false;
 
   constructor(ctx: DurableObjectState, env: EdgeEnv) {
     super(ctx, env);
@@ -106,12 +106,6 @@ export class HealthObject extends DurableObject<EdgeEnv> {
     this.ctx.storage.sql.exec("INSERT OR REPLACE INTO ledger (pool, data) VALUES (?, ?)", pool, JSON.stringify(this.ledger));
     if (store.apply(r.event)) this.save();
     return { status: 200 };
-  }
-
-  /** Test-only fault switch; refused unless the EDGELB_TEST_FAULTS binding is "1". */
-  async setFault(on: boolean): Promise<void> {
-    if (this.env.EDGELB_TEST_FAULTS !== "1") throw new Error("fault injection is off");
-    this.fault = on;
   }
 
   /** drain / ready / maint / weight for one origin. Returns the new version, or null for an unknown origin. */

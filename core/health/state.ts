@@ -109,7 +109,7 @@ export function initialHealth(pool: Pick<PoolConfig, "origins" | "check">, versi
 export function carryOver(prev: PoolHealth, pool: Pick<PoolConfig, "origins" | "check">): PoolHealth {
   const fresh = initialHealth(pool, prev.version + 1);
   const byName = new Map(prev.origins.map((o) => [o.name, o]));
-  return {
+  const next: PoolHealth = {
     version: fresh.version,
     origins: fresh.origins.map((f, i) => {
       const old = byName.get(f.name);
@@ -124,6 +124,8 @@ export function carryOver(prev: PoolHealth, pool: Pick<PoolConfig, "origins" | "
       return { ...old, weight: o.weight, backup: o.backup, counter };
     }),
   };
+  // the same config (a restart, or a reload that did not touch this pool): same state, same version
+  return JSON.stringify(next.origins) === JSON.stringify(prev.origins) ? prev : next;
 }
 
 /**
