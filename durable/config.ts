@@ -11,7 +11,8 @@ export interface EdgeEnv {
   [secret: string]: unknown;
 }
 
-let cached: { source: unknown; config: Config } | null = null;
+/** Parsed configs by source (the Worker and the Durable Object share an isolate in tests and dev). */
+const cache = new Map<unknown, Config>();
 
 /**
  * The config of the edge build: the EDGELB_CONFIG binding when set, else the edgelb.json bundled at
@@ -20,7 +21,8 @@ let cached: { source: unknown; config: Config } | null = null;
  */
 export function loadEdgeConfig(env: EdgeEnv): Config {
   const source = env.EDGELB_CONFIG ?? bundled;
-  if (cached && cached.source === source) return cached.config;
+  const hit = cache.get(source);
+  if (hit) return hit;
   let input: unknown = source;
   if (typeof source === "string") {
     try {
@@ -31,6 +33,7 @@ export function loadEdgeConfig(env: EdgeEnv): Config {
   }
   const r = parseConfig(input);
   if (!r.ok) throw new Error(`invalid edgelb config:\n${r.issues.map(formatIssue).join("\n")}`);
-  cached = { source, config: r.config };
+  if (cache.size >= 8) cache.clear();
+  cache.set(source, r.config);
   return r.config;
 }

@@ -68,7 +68,7 @@ app.all("*", async (c) => {
   const { pathname } = new URL(c.req.url);
   const prefix = iso.config.prefix;
   if (pathname === prefix || pathname.startsWith(`${prefix}/`)) return iso.control.fetch(c.req.raw, c.env, c.executionCtx);
-  const pool = iso.pools.get(iso.route(c.req.header("host")))!;
+  const pool = iso.pools.get(iso.route(c.req.header("host") ?? new URL(c.req.url).host))!;
   return forwardAtEdge(iso.config, pool, c.req.raw, c.env, (p) => c.executionCtx.waitUntil(p));
 });
 
