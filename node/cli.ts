@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatIssue, parseConfigText, type ParseResult } from "../core/config/parse.ts";
+import { edgeWarnings } from "../core/config/edge.ts";
 import { Balancer } from "./balancer.ts";
 import { runDemo } from "./demo.ts";
 
@@ -68,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
         process.exit(1);
       }
       const origins = Object.values(r.config.pools).reduce((n, p) => n + p.origins.length, 0);
+      for (const w of edgeWarnings(r.config)) process.stderr.write(`warning (edge build only): ${formatIssue(w)}\n`);
       process.stdout.write(`${file}: ok (${Object.keys(r.config.pools).length} pool(s), ${origins} origin(s))\n`);
       return;
     }

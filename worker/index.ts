@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import type { Config } from "../core/config/schema.ts";
 import { createRouter } from "../core/proxy/route.ts";
+import { edgeWarnings } from "../core/config/edge.ts";
+import { formatIssue } from "../core/config/parse.ts";
 import { poolStats } from "../core/stats/model.ts";
 import { controlApp } from "../app/control.ts";
 import { loadEdgeConfig, type EdgeEnv } from "../durable/config.ts";
@@ -24,6 +26,7 @@ let isolate: Isolate | null = null;
 function boot(env: EdgeEnv): Isolate {
   const config = loadEdgeConfig(env);
   if (isolate && isolate.config === config) return isolate;
+  for (const w of edgeWarnings(config)) console.warn(`edgelb config warning: ${formatIssue(w)}`);
   const pools = new Map(Object.entries(config.pools).map(([name, cfg]) => [name, new EdgePool(name, cfg, config.edge, Math.random)]));
   const startedAt = Date.now();
   const control = controlApp({

@@ -4,6 +4,7 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterAll, describe, expect, it } from "vitest";
 import { HealthObject } from "../../durable/health-object.ts";
+import type { EdgeEnv } from "../../durable/config.ts";
 import type { PoolHealth } from "../../core/health/state.ts";
 import { origin } from "./helpers.ts";
 
@@ -41,7 +42,7 @@ describe("HealthObject", () => {
     expect(await stub.snapshot("webfarm", current)).toBeNull();
 
     // a new instance on the same storage (what a restart of the object does) loads the same state
-    const reloaded = await runInDurableObject(stub, async (_obj: HealthObject, state) => new HealthObject(state, env).snapshot("webfarm", 0));
+    const reloaded = await runInDurableObject(stub, async (_obj: HealthObject, state) => new HealthObject(state, env as unknown as EdgeEnv).snapshot("webfarm", 0));
     expect(reloaded!.version).toBe(current);
     expect(byName(reloaded, "a")).toMatchObject({ up: false, transitions: 1 });
 

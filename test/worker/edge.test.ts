@@ -3,7 +3,7 @@
 // admin actions reach the object and the edge within one snapshot TTL, outcomes are batched.
 import { env } from "cloudflare:workers";
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../worker/index.ts";
 import { sign } from "../../core/agent/sign.ts";
 import type { HealthObject } from "../../durable/health-object.ts";
@@ -11,7 +11,7 @@ import { origin } from "./helpers.ts";
 
 /** Example agent key for tests only; production keys come from `wrangler secret put`. */
 const EXAMPLE_AGENT_KEY = "example-agent-key-a-test-only";
-const base = JSON.parse(env.EDGELB_CONFIG as string);
+const base = JSON.parse((env as unknown as { EDGELB_CONFIG: string }).EDGELB_CONFIG);
 
 /** The test config with other edge settings, and agent keys for origin "a" of webfarm. */
 function variant(edge: Record<string, string>) {
@@ -164,6 +164,26 @@ describe("edge: agent reports and admin actions", () => {
       await r.done;
     }
     expect(seen.slice(1).filter((o) => o === "b")).toEqual([]);
+  });
+});
+
+describe("edge: where health data lives", () => {
+  // workerd refuses jurisdictions locally ("Jurisdiction restrictions are not implemented in
+  // workerd"), so this asserts that the EU namespace is the one asked for, and that traffic flows
+  // even so (the isolate goes on with every configured origin, as when the object is unavailable).
+  it("jurisdiction \"eu\" asks for the pool's object in the EU jurisdiction; traffic flows even where that fails", async () => {
+    const jurisdiction = vi.spyOn(env.HEALTH, "jurisdiction");
+    try {
+      const e = variant({ jurisdiction: "eu", locationHint: "weur" });
+      const r = await call(e, "/eu");
+      expect(r.status).toBe(200);
+      await r.done;
+      expect(jurisdiction).toHaveBeenCalledWith("eu");
+      expect((await stats(e)).durableObjectCalls.onRequestPath).toBe(1);
+      expect((await stats(e)).durableObjectCalls.errors).toBe(1);
+    } finally {
+      jurisdiction.mockRestore();
+    }
   });
 });
 

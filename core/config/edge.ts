@@ -1,0 +1,29 @@
+import type { Config } from "./schema.ts";
+import type { ConfigIssue } from "./parse.ts";
+
+/** Ports a Cloudflare Worker's fetch can reach (the proxied HTTP/HTTPS ports). */
+const HTTP_PORTS = new Set(["80", "8080", "8880", "2052", "2082", "2086", "2095"]);
+const HTTPS_PORTS = new Set(["443", "2053", "2083", "2087", "2096", "8443"]);
+
+/**
+ * Problems that only matter for the edge build: a deployed Worker cannot fetch an IP address
+ * directly (Cloudflare error 1003) nor ports outside Cloudflare's proxied ones. Local tests and
+ * `wrangler dev` can, so these are warnings, not errors.
+ */
+export function edgeWarnings(config: Config): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const [pname, pool] of Object.entries(config.pools)) {
+    pool.origins.forEach((o, i) => {
+      const u = new URL(o.url);
+      const path = `pools.${pname}.origins[${i}].url`;
+      if (/^\d+\.\d+\.\d+\.\d+$/.test(u.hostname) || u.hostname.startsWith("[")) {
+        out.push({ path, message: "is an IP address: a deployed Worker cannot fetch IP addresses (error 1003); use a DNS name", value: o.url });
+      }
+      const port = u.port || (u.protocol === "https:" ? "443" : "80");
+      if (!(u.protocol === "https:" ? HTTPS_PORTS : HTTP_PORTS).has(port)) {
+        out.push({ path, message: `uses port ${port}, which a deployed Worker cannot reach (allowed: ${[...(u.protocol === "https:" ? HTTPS_PORTS : HTTP_PORTS)].join(", ")})`, value: o.url });
+      }
+    });
+  }
+  return out;
+}
