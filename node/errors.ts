@@ -11,7 +11,7 @@ export function failureOf(err: unknown, requestSent: boolean): FailureKind {
   if (code === "UND_ERR_CONNECT_TIMEOUT" || cause === "UND_ERR_CONNECT_TIMEOUT") return "connect-timeout";
   if (code === "ECONNREFUSED" || cause === "ECONNREFUSED") return "connect-refused";
   if (code === "UND_ERR_HEADERS_TIMEOUT") return "header-timeout";
-  if (code.startsWith("HPE_") || cause.startsWith("HPE_") || code === "UND_ERR_INFO" || code === "UND_ERR_RES_CONTENT_LENGTH_MISMATCH") {
+  if (e?.name === "HTTPParserError" || code.startsWith("HPE_") || cause.startsWith("HPE_") || code === "UND_ERR_INFO" || code === "UND_ERR_RES_CONTENT_LENGTH_MISMATCH") {
     return "bad-response";
   }
   if (!requestSent) return "connect-error";

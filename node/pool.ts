@@ -103,7 +103,8 @@ export function makeDispatcher(url: string, maxconn: number, cfg: PoolConfig): P
     pipelining: 1,
     connect: { timeout: cfg.timeouts.connect },
     headersTimeout: cfg.timeouts.header,
-    bodyTimeout: cfg.timeouts.idle,
+    // the idle deadline between body chunks is enforced per exchange (node/proxy.ts)
+    bodyTimeout: 0,
     // below Apache's default KeepAliveTimeout (5 s), so we rarely reuse a socket the origin is closing
     keepAliveTimeout: 4_000,
     keepAliveMaxTimeout: 30_000,

@@ -11,8 +11,8 @@ import type { PoolRuntime } from "./pool.ts";
 
 /** Aborts a try on purpose (a retryable status, the total deadline, the client left). */
 class Stop extends Error {
-  readonly why: "retry" | "deadline" | "client";
-  constructor(why: "retry" | "deadline" | "client") {
+  readonly why: "retry" | "deadline" | "client" | "idle";
+  constructor(why: "retry" | "deadline" | "client" | "idle") {
     super(why);
     this.why = why;
   }
@@ -99,6 +99,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private deadline: NodeJS.Timeout | null = null;
   private lastFailure: FailureKind | null = null;
   private active = false;
+  private idle: NodeJS.Timeout | null = null;
   private retryDelay = 0;
   private readonly method: string;
   private readonly pool: PoolRuntime;
@@ -180,11 +181,15 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.status = statusCode;
     this.headWritten = true;
+    // undici's own bodyTimeout does not fire between slow chunks here, so the idle deadline is ours
+    const idleMs = this.pool.cfg.timeouts.idle;
+    if (idleMs > 0) this.idle = setTimeout(() => controller.abort(new Stop("idle")), idleMs);
     const raw = rawToStrings(controller.rawHeaders);
     this.res.writeHead(statusCode, statusMessage || undefined, responseHeaders(raw));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.idle?.refresh();
     this.pool.counters.origins[this.origin].bytesOut += chunk.length;
     if (!this.res.write(chunk)) {
       controller.pause();
@@ -193,6 +198,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    if (this.idle) clearTimeout(this.idle);
     const i = this.origin;
     this.settle(i);
     const h = this.pool.health;
@@ -206,7 +212,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const i = this.origin;
     this.settle(i);
-    if (err instanceof Stop) {
+    if (this.idle) clearTimeout(this.idle);
+    if (err instanceof Stop && err.why !== "idle") {
       if (err.why === "client") this.pool.counters.origins[i].clientAborts++;
       if (err.why !== "retry") return;
       // a retryable status (502/503/504 with retryOn): counts toward a 5xx run, then retry
