@@ -27,7 +27,31 @@ export interface ControlDeps {
   log?(o: Record<string, unknown>): void;
 }
 
+// looked up with Object.hasOwn: "constructor" or "toString" must not read Object.prototype
 const ADMIN_ACTIONS: Record<string, AdminState> = { drain: "drain", ready: "ready", maint: "maint" };
+
+/** The body as text, or null as soon as it passes `max` bytes (the rest is not read). */
+async function readCapped(req: Request, max: number): Promise<string | null> {
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      void reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const ch of chunks) all.set(ch, at), (at += ch.byteLength);
+  // the signature covers the text as sent: a BOM is kept (and then fails as JSON) rather than dropped
+  return new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(all);
+}
 
 /** The Hono app for `/__edgelb/*`, served the same way by both builds. */
 export function controlApp(deps: ControlDeps): Hono {
@@ -49,12 +73,15 @@ export function controlApp(deps: ControlDeps): Hono {
   });
 
   app.post("/agent", async (c) => {
+    const tooLarge = () => c.text("Payload Too Large\n", 413, { connection: "close" });
     const declared = Number(c.req.header("content-length") ?? 0);
-    if (declared > MAX_REPORT_BYTES) return c.text("Payload Too Large\n", 413);
-    const body = await c.req.text();
+    if (declared > MAX_REPORT_BYTES) return tooLarge();
+    // a chunked body declares no length: read at most the cap, never the whole thing into memory
+    const body = await readCapped(c.req.raw, MAX_REPORT_BYTES);
+    if (body === null) return tooLarge();
     const v = await checkReport((n) => c.req.header(n), body, deps.config(), deps.secret, Date.now());
     if (v.status === 401) return c.text("Unauthorized\n", 401);
-    if (v.status === 413) return c.text("Payload Too Large\n", 413);
+    if (v.status === 413) return tooLarge();
     if (v.status === 400) return c.json({ error: "invalid report", problems: v.problems }, 400);
     if (v.status === 409) return c.json({ error: v.problem }, 409);
     const r = await deps.applyAgent(v);
@@ -75,7 +102,7 @@ export function controlApp(deps: ControlDeps): Hono {
       const w = body?.weight;
       if (typeof w !== "number" || !Number.isInteger(w) || w < 0 || w > 256) return c.json({ error: `weight: must be an integer 0-256, got ${JSON.stringify(w ?? null)}` }, 400);
       change = { weight: w };
-    } else if (ADMIN_ACTIONS[action]) change = { admin: ADMIN_ACTIONS[action] };
+    } else if (Object.hasOwn(ADMIN_ACTIONS, action)) change = { admin: ADMIN_ACTIONS[action] };
     else return c.json({ error: `unknown action ${JSON.stringify(action)}: use drain, ready, maint or weight` }, 404);
     if (!(await deps.applyAdmin(pool, origin, change))) return c.json({ error: `no origin ${JSON.stringify(origin)} in pool ${JSON.stringify(pool)}` }, 404);
     deps.log?.({ event: "admin", pool, origin, ...change, peer: deps.peer(c) });

@@ -108,8 +108,11 @@ export class Balancer {
       stats: () => this.stats(),
       applyAgent: async (v) => {
         const pool = this.pools.get(v.pool);
-        if (!pool) return { status: 409, problem: "pool gone after a reload" };
-        const r = this.agentLedger.admit(v, Date.now());
+        // v.origin is an index into the config the report was checked against; a reload while the
+        // signature was being verified may have moved or removed the origin: find it by name again
+        const origin = pool ? pool.cfg.origins.findIndex((o) => o.name === v.report.origin) : -1;
+        if (!pool || origin === -1) return { status: 409, problem: "pool or origin gone after a reload" };
+        const r = this.agentLedger.admit({ ...v, origin }, Date.now());
         if (!r.ok) return { status: r.status, problem: r.problem };
         pool.health.apply(r.event);
         return { status: 200 };

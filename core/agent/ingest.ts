@@ -58,7 +58,7 @@ export async function checkReport(
  * an id is accepted once within twice the timestamp window, and `seq` must grow per origin.
  */
 export class AgentLedger {
-  /** id -> forget after (ms) */
+  /** id -> remembered until (ms, inclusive); pruned once there are many */
   private ids = new Map<string, number>();
   /** "pool/origin" -> last accepted seq */
   private seqs = new Map<string, number>();
@@ -66,7 +66,10 @@ export class AgentLedger {
   /** Admits a checked report or says why not (replayed id: 401; seq not growing: 409). */
   admit(v: Extract<Verdict, { status: 200 }>, nowMs: number): { ok: true; event: Extract<HealthEvent, { type: "agent" }> } | { ok: false; status: 401 | 409; problem: string } {
     this.forget(nowMs);
-    if (this.ids.has(v.id)) return { ok: false, status: 401, problem: "replayed id" };
+    // remembered up to and including `until`: a timestamp accepted at the edge of the window
+    // (+300 s) is still refused on a replay at exactly receipt + 600 s
+    const until = this.ids.get(v.id);
+    if (until !== undefined && nowMs <= until) return { ok: false, status: 401, problem: "replayed id" };
     const key = `${v.pool}/${v.report.origin}`;
     const last = this.seqs.get(key);
     if (last !== undefined && v.report.seq <= last) return { ok: false, status: 409, problem: `seq must grow: got ${v.report.seq}, last ${last}` };
@@ -81,7 +84,7 @@ export class AgentLedger {
 
   private forget(nowMs: number): void {
     if (this.ids.size < 64) return;
-    for (const [id, until] of this.ids) if (until <= nowMs) this.ids.delete(id);
+    for (const [id, until] of this.ids) if (until < nowMs) this.ids.delete(id);
   }
 
   toJSON(): { ids: [string, number][]; seqs: [string, number][] } {

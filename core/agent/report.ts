@@ -40,18 +40,47 @@ export const ReportSchema = v.strictObject({
 
 export type AgentReport = v.InferOutput<typeof ReportSchema>;
 
-/** Parses a report body; every schema problem comes back as `path: message`. */
+/** Fields that may be null instead of an object. */
+const NULLABLE_OBJECTS = new Set(["readings.psi", "readings.app"]);
+
+type AnySchema = { type: string; entries?: Record<string, AnySchema>; wrapped?: AnySchema };
+
+/** Every key of `value` that `schema` does not know, as a path (valibot names only the first per object). */
+function unknownKeys(schema: AnySchema, value: unknown, path: string, out: string[]): void {
+  if (schema.type === "nullable" || schema.type === "optional") return unknownKeys(schema.wrapped!, value, path, out);
+  if (schema.type !== "strict_object" || typeof value !== "object" || value === null || Array.isArray(value)) return;
+  for (const key of Object.keys(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (!Object.hasOwn(schema.entries!, key)) out.push(at);
+    else unknownKeys(schema.entries![key], (value as Record<string, unknown>)[key], at, out);
+  }
+}
+
+/** Parses a report body; every schema problem comes back as `path: message`, one per path. */
 export function parseReport(json: unknown): { ok: true; report: AgentReport } | { ok: false; problems: string[] } {
+  // valibot takes an array for an object (and would list every key as missing)
+  if (Array.isArray(json)) return { ok: false, problems: ["(report): must be a JSON object"] };
   const r = v.safeParse(ReportSchema, json, { abortEarly: false });
   if (r.success) return { ok: true, report: r.output };
-  return {
-    ok: false,
-    problems: r.issues.map((i) => {
-      const path = (i.path ?? []).map((p) => String((p as { key: unknown }).key)).join(".") || "(report)";
-      const msg = i.expected === "never" ? "is not a known key" : i.message;
-      return `${path}: ${msg}`;
-    }),
-  };
+  const byPath = new Map<string, string>();
+  for (const i of r.issues) {
+    const path = (i.path ?? []).map((p) => String((p as { key: unknown }).key)).join(".");
+    // unknown keys are listed below, all of them
+    if (i.type === "strict_object" && i.expected === "never") continue;
+    let msg = i.message;
+    if (i.type === "strict_object") {
+      // valibot's own words ("Invalid key: Expected \"pool\" but received undefined") say little to an operator
+      if (i.expected === "Object") msg = NULLABLE_OBJECTS.has(path) ? "must be an object or null" : path ? "must be an object" : "must be a JSON object";
+      else if (i.received === "undefined") msg = "is missing";
+    }
+    // the first problem of a value is the one to fix (-Infinity is not finite, and then also not >= 0)
+    const at = path || "(report)";
+    if (!byPath.has(at)) byPath.set(at, msg);
+  }
+  const unknown: string[] = [];
+  unknownKeys(ReportSchema as unknown as AnySchema, json, "", unknown);
+  for (const at of unknown) byPath.set(at, "is not a known key");
+  return { ok: false, problems: [...byPath].map(([path, msg]) => `${path}: ${msg}`) };
 }
 
 /** How long a report counts, on the receiver's clock: 3 agent intervals. */

@@ -26,14 +26,25 @@ function keyBytes(key: string): Uint8Array<ArrayBuffer> {
 
 type Key = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
 const keyCache = new Map<string, Promise<Key>>();
+/** Imports a key (cached); rejects for a key that is not one (empty, or whsec_ with bad base64). */
 function hmacKey(key: string): Promise<Key> {
   let k = keyCache.get(key);
   if (!k) {
-    k = crypto.subtle.importKey("raw", keyBytes(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    k = (async () => crypto.subtle.importKey("raw", keyBytes(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]))();
     if (keyCache.size > 256) keyCache.clear();
     keyCache.set(key, k);
+    // a key that cannot be imported is not remembered (and never matches anything)
+    k.catch(() => keyCache.delete(key));
   }
   return k;
+}
+
+/** Equal bytes, in time that depends only on the lengths. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
 }
 
 function b64(bytes: ArrayBuffer): string {
@@ -64,7 +75,8 @@ export type SignatureCheck = { ok: true } | { ok: false; why: "headers" | "times
 
 /**
  * Verifies id, timestamp (within +/-TOLERANCE_S of `nowMs`) and signature against any of `keys`
- * (two keys are valid at once during a rotation). crypto.subtle.verify compares in constant time.
+ * (two keys are valid at once during a rotation). MACs are compared in constant time; a key that
+ * cannot be used (missing, empty, bad whsec_ base64) never verifies and never throws.
  */
 export async function verifySignature(
   headers: { id: string | null; timestamp: string | null; signature: string | null },
@@ -77,11 +89,25 @@ export async function verifySignature(
   const ts = Number(timestamp);
   if (Math.abs(nowMs / 1000 - ts) > TOLERANCE_S) return { ok: false, why: "timestamp" };
   const data = enc.encode(`${id}.${timestamp}.${body}`);
-  const sigs = signature.split(" ").filter((s) => s.startsWith("v1,")).map((s) => b64decode(s.slice(3))).filter((s): s is Uint8Array<ArrayBuffer> => s !== null && s.length === 32);
+  // space-delimited (Standard Webhooks); a trailing comma is what Node leaves when the header was sent twice
+  const sigs = signature
+    .split(" ")
+    .filter((s) => s.startsWith("v1,"))
+    .map((s) => b64decode(s.slice(3).replace(/,$/, "")))
+    .filter((s): s is Uint8Array<ArrayBuffer> => s !== null && s.length === 32);
+  if (sigs.length === 0) return { ok: false, why: "signature" };
+  let ok = false;
   for (const key of keys) {
     if (!key) continue;
-    const k = await hmacKey(key);
-    for (const sig of sigs) if (await crypto.subtle.verify("HMAC", k, sig, data)) return { ok: true };
+    let mac: Uint8Array;
+    try {
+      // one HMAC per key, however many signatures the header lists
+      mac = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(key), data));
+    } catch {
+      // a key that is not one (empty after whsec_, bad base64) never verifies, and does not stop the others
+      continue;
+    }
+    for (const sig of sigs) if (sameBytes(mac, sig)) ok = true;
   }
-  return { ok: false, why: "signature" };
+  return ok ? { ok: true } : { ok: false, why: "signature" };
 }
