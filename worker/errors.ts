@@ -9,6 +9,17 @@ export class HeaderTimeout extends Error {
 }
 
 /**
+ * Thrown into a try's AbortSignal when the exchange's total deadline (timeouts.total) came first:
+ * the client's budget is spent, which is not the origin's failure (as on the Node build).
+ */
+export class TotalDeadline extends Error {
+  override readonly name = "TotalDeadline";
+  constructor() {
+    super("timeouts.total reached");
+  }
+}
+
+/**
  * Maps what workerd's fetch throws to core's failure kinds (facts pinned in test/worker/probe.test.ts).
  * A refused connection and a connection closed after the request was sent both reject with
  * "Network connection lost.", so either may have reached the origin: "empty-response", which core

@@ -4,7 +4,7 @@ import { upstreamUrl } from "../core/proxy/target.ts";
 import { NONE, pickOrigin } from "../core/select/index.ts";
 import type { Config } from "../core/config/schema.ts";
 import type { EdgeEnv } from "../durable/config.ts";
-import { failureOf, HeaderTimeout } from "./errors.ts";
+import { failureOf, HeaderTimeout, TotalDeadline } from "./errors.ts";
 import type { EdgePool } from "./pool.ts";
 
 /** Flattens Web Headers to [name, value, ...] for core's header rules. */
@@ -26,7 +26,8 @@ function ourError(status: number, text: string, extra?: Record<string, string>):
 
 /**
  * One request at the edge: the same decisions as the Node build (core's Trip, header rules,
- * upstream URL), with `fetch` and a per-try header timeout. The response body streams through.
+ * upstream URL), with `fetch` and a per-try header timeout. The response body streams through,
+ * watched for a break, for silence past timeouts.idle and for the total deadline (watchBody).
  */
 export async function forwardAtEdge(
   config: Config,
@@ -80,14 +81,21 @@ export async function forwardAtEdge(
       oc.tries++;
       pool.inflight[i]++;
       const ac = new AbortController();
-      const perTry = Math.min(cfg.timeouts.header, deadline - Date.now());
-      const timer = setTimeout(() => ac.abort(new HeaderTimeout()), perTry);
+      // timeouts.header "0" = no header timeout (as undici's headersTimeout 0 on the Node build);
+      // the total deadline, when there is one, still bounds the try
+      const headerMs = cfg.timeouts.header > 0 ? cfg.timeouts.header : Infinity;
+      const left = deadline - Date.now();
+      const perTry = Math.min(headerMs, left);
+      const reason = left < headerMs ? new TotalDeadline() : new HeaderTimeout();
+      const timer = perTry === Infinity ? null : setTimeout(() => ac.abort(reason), Math.max(0, perTry));
       let res: Response;
       try {
         res = await fetch(upstreamUrl(cfg.origins[i].url, path), { method: req.method, headers, body, redirect: "manual", signal: ac.signal });
       } catch (e) {
         clearTimeout(timer);
         pool.inflight[i]--;
+        // the total deadline came first: the exchange is over, and the origin is not charged (as on Node)
+        if (ac.signal.aborted && ac.signal.reason instanceof TotalDeadline) return count(pool, ourError(504, "Gateway Timeout: total deadline reached"));
         const kind = failureOf(e, ac.signal.aborted);
         oc.failures[kind]++;
         pool.outcome(env, waitUntil, i, FAILURES[kind].outcome);
@@ -102,9 +110,9 @@ export async function forwardAtEdge(
         continue;
       }
       clearTimeout(timer);
-      pool.inflight[i]--;
       const d = trip.status(res.status);
       if (d.retry) {
+        pool.inflight[i]--;
         oc.status[5]++;
         await res.body?.cancel();
         pool.outcome(env, waitUntil, i, "5xx");
@@ -112,9 +120,27 @@ export async function forwardAtEdge(
         if (d.delayMs) await new Promise((r) => setTimeout(r, d.delayMs));
         continue;
       }
-      pool.outcome(env, waitUntil, i, res.status >= 500 ? "5xx" : "success");
-      oc.status[(res.status / 100) | 0]++;
-      return count(pool, new Response(res.body, { status: res.status, statusText: res.statusText, headers: toHeaders(responseHeaders(flat(res.headers))) }));
+      const status = res.status;
+      const init = { status, statusText: res.statusText, headers: toHeaders(responseHeaders(flat(res.headers))) };
+      // as on the Node build, the exchange is counted when the body has ended: a complete response
+      // counts its status, a broken one is a body-error against the origin, a client that left
+      // counts as such, and the try holds its in-flight slot until then
+      const settle = (how: BodyEnd) => {
+        pool.inflight[i]--;
+        if (how === "done") {
+          pool.outcome(env, waitUntil, i, status >= 500 ? "5xx" : "success");
+          oc.status[(status / 100) | 0]++;
+          pool.counters.status[(status / 100) | 0]++;
+        } else if (how === "origin") {
+          oc.failures["body-error"]++;
+          pool.outcome(env, waitUntil, i, FAILURES["body-error"].outcome);
+        } else if (how === "client") oc.clientAborts++;
+      };
+      if (!res.body) {
+        settle("done");
+        return new Response(null, init);
+      }
+      return new Response(watchBody(res.body, cfg.timeouts.idle, deadline, settle), init);
     }
   } finally {
     trip.end();
@@ -123,6 +149,56 @@ export async function forwardAtEdge(
 
 /** Cloudflare's own request headers, not forwarded to origins. */
 const CF_ONLY: ReadonlySet<string> = new Set(["cf-connecting-ip", "cf-ipcountry", "cf-ray", "cf-visitor", "cf-worker", "cdn-loop", "x-real-ip"]);
+
+/** How a streamed response body ended: complete, broken by the origin (or silent past timeouts.idle), the client left, the total deadline. */
+type BodyEnd = "done" | "origin" | "client" | "deadline";
+
+/**
+ * The origin's body as the client's, chunk by chunk, with the idle deadline between chunks
+ * (timeouts.idle, 0 = none) and the total deadline; `onEnd` is called once with how it ended. A
+ * break or a stall cuts the client's response (its read fails) rather than ending it short.
+ */
+function watchBody(src: ReadableStream<Uint8Array>, idleMs: number, deadline: number, onEnd: (how: BodyEnd) => void): ReadableStream<Uint8Array> {
+  const reader = src.getReader();
+  let ended = false;
+  const end = (how: BodyEnd) => {
+    if (ended) return;
+    ended = true;
+    onEnd(how);
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      const left = deadline - Date.now();
+      const wait = Math.min(idleMs > 0 ? idleMs : Infinity, left);
+      const why: BodyEnd = idleMs > 0 && idleMs <= left ? "origin" : "deadline";
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      const expired = wait === Infinity ? null : new Promise<"expired">((r) => (timer = setTimeout(() => r("expired"), Math.max(0, wait))));
+      let r: ReadableStreamReadResult<Uint8Array> | "expired";
+      try {
+        r = expired ? await Promise.race([reader.read(), expired]) : await reader.read();
+      } catch (e) {
+        clearTimeout(timer);
+        end("origin");
+        ctrl.error(e);
+        return;
+      }
+      clearTimeout(timer);
+      if (r === "expired") {
+        const err = new Error(why === "origin" ? "origin silent past timeouts.idle" : "total deadline reached");
+        end(why);
+        reader.cancel(err).catch(() => {});
+        ctrl.error(err);
+      } else if (r.done) {
+        end("done");
+        ctrl.close();
+      } else ctrl.enqueue(r.value);
+    },
+    cancel(reason) {
+      end("client");
+      return reader.cancel(reason);
+    },
+  });
+}
 
 function count(pool: EdgePool, res: Response): Response {
   pool.counters.status[(res.status / 100) | 0]++;

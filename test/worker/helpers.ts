@@ -1,66 +1,20 @@
 // Helpers for tests that run inside workerd (the "worker" project). Origins are the processes
 // test/worker/global-setup.ts started (test/worker/origin-http.ts); tests drive them over HTTP.
 import { inject, vi } from "vitest";
+import { httpOrigin, type TestOrigin } from "../behaviour/origin-client.ts";
 
-export type OriginMode =
-  | { mode: "ok"; delayMs?: number; status?: number }
-  | { mode: "status"; status?: number; location?: string; delayMs?: number }
-  | { mode: "hang" }
-  | { mode: "close" }
-  | { mode: "reset-mid-body"; bytes?: number };
+export type { OriginLogEntry, OriginMode, TestOrigin } from "../behaviour/origin-client.ts";
 
-export interface OriginLogEntry {
-  method: string;
-  url: string;
-  /** x-request-id, or null */
-  id: string | null;
-  /** The Host header as the origin received it. */
-  host: string | null;
-  /** Raw header pairs as received: [name, value, name, value, ...]. */
-  headers: string[];
-}
-
-export interface TestOrigin {
-  name: string;
-  port: number;
-  /** http://127.0.0.1:PORT */
-  url: string;
-  setMode(m: OriginMode): Promise<void>;
-  log(): Promise<OriginLogEntry[]>;
-  clearLog(): Promise<void>;
-}
-
-async function expectStatus(r: Response, status: number, what: string): Promise<void> {
-  if (r.status !== status) throw new Error(`${what}: ${r.status} ${await r.text()}`);
-  await r.body?.cancel();
-}
-
-/** One of the origins started by global-setup: "a", "b", "c" (pool webfarm in the test config) or "probe". */
+/** One of the origins started by global-setup: "a", "b", "c" (pool webfarm in the test config), "h", "x" or "probe". */
 export function origin(name: string): TestOrigin {
-  const port = inject("origins")[name];
-  if (!port) throw new Error(`no origin named ${name}`);
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    name,
-    port,
-    url,
-    async setMode(m) {
-      await expectStatus(await fetch(`${url}/__origin/mode`, { method: "POST", body: JSON.stringify(m) }), 204, `origin ${name} mode`);
-    },
-    async log() {
-      const r = await fetch(`${url}/__origin/log`);
-      if (r.status !== 200) throw new Error(`origin ${name} log: ${r.status}`);
-      return (await r.json()) as OriginLogEntry[];
-    },
-    async clearLog() {
-      await expectStatus(await fetch(`${url}/__origin/log`, { method: "DELETE" }), 204, `origin ${name} clear log`);
-    },
-  };
+  return httpOrigin(name, inject("origins")[name]);
 }
 
-/** A URL on 127.0.0.1 where nothing listens (connections are refused). */
-export function deadUrl(): string {
-  return `http://127.0.0.1:${inject("deadPort")}`;
+/** A URL on 127.0.0.1 where nothing listens (connections are refused); `i` < 2 picks one of the reserved ports. */
+export function deadUrl(i = 0): string {
+  const port = inject("deadPorts")[i];
+  if (!port) throw new Error(`no dead port ${i}`);
+  return `http://127.0.0.1:${port}`;
 }
 
 /**

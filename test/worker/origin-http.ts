@@ -6,27 +6,33 @@
 // listening (when started with an IPC channel) and exits when its parent goes away.
 //
 // Control surface (never logged, never affected by the mode):
-//   POST   /__origin/mode  JSON {mode: "ok"|"hang"|"close"|"reset-mid-body"|"status", delayMs?, status?, location?, bytes?}
+//   POST   /__origin/mode  JSON {mode: "ok"|"hang"|"close"|"reset-mid-body"|"status", delayMs?, status?, location?, bytes?, headers?}
 //          -> 204; the mode applies to every later request until changed
-//   GET    /__origin/log   -> JSON [{method, url, id (x-request-id or null), host, headers (raw pairs)}]
+//   GET    /__origin/log   -> JSON [{method, url, id (x-request-id or null), host, headers (raw pairs),
+//                              body (the request body as text, null until it was read to its end)}]
 //   DELETE /__origin/log   -> 204, clears the log
 // Normal requests (any other path), by mode:
-//   ok              200 (or `status`), x-origin NAME, body "origin NAME\n" (after `delayMs` if given)
+//   ok              200 (or `status`), x-origin NAME, body "origin NAME\n" (after `delayMs` if given);
+//                   `headers` (an object; an array value sends the header once per element) adds
+//                   response headers as given, e.g. hop-by-hop ones or several Set-Cookie
 //   status          `status` (default 503) with the same headers/body as ok; `location` sets Location
 //                   (so {mode:"status", status:302, location:"/elsewhere"} is a redirect); a request
 //                   for the Location's own path is answered as in mode ok, so a followed redirect lands
 //   hang            reads the request, never answers; the socket stays open
 //   close           reads the request, destroys the socket without a byte of answer
 //   reset-mid-body  200 with content-length 100000, writes `bytes` (default 1000) bytes, then TCP RST
+//   stall-mid-body  200 with content-length 100000, writes `bytes` (default 1000) bytes, then nothing;
+//                   the socket stays open
 // Every normal request is logged before it is answered.
 import http from "node:http";
 
 type Mode =
-  | { mode: "ok"; delayMs?: number; status?: number }
+  | { mode: "ok"; delayMs?: number; status?: number; headers?: Record<string, string | string[]> }
   | { mode: "status"; status?: number; location?: string; delayMs?: number }
   | { mode: "hang" }
   | { mode: "close" }
-  | { mode: "reset-mid-body"; bytes?: number };
+  | { mode: "reset-mid-body"; bytes?: number }
+  | { mode: "stall-mid-body"; bytes?: number };
 
 interface LogEntry {
   method: string;
@@ -34,9 +40,10 @@ interface LogEntry {
   id: string | null;
   host: string | null;
   headers: string[];
+  body: string | null;
 }
 
-const MODES = new Set(["ok", "status", "hang", "close", "reset-mid-body"]);
+const MODES = new Set(["ok", "status", "hang", "close", "reset-mid-body", "stall-mid-body"]);
 const [name = "origin", portArg = "0"] = process.argv.slice(2);
 let mode: Mode = { mode: "ok" };
 let log: LogEntry[] = [];
@@ -88,17 +95,20 @@ const server = http.createServer((req, res) => {
     return;
   }
   const id = req.headers["x-request-id"];
-  log.push({
+  const entry: LogEntry = {
     method: req.method ?? "",
     url: req.url ?? "",
     id: typeof id === "string" ? id : null,
     host: req.headers.host ?? null,
     headers: req.rawHeaders,
-  });
+    body: null,
+  };
+  log.push(entry);
   let m = mode;
   if (m.mode === "status" && m.location && new URL(m.location, "http://x").pathname === path) m = { mode: "ok" };
   readBody(req).then(
-    () => {
+    (body) => {
+      entry.body = body;
       switch (m.mode) {
         case "hang":
           return; // never answer
@@ -108,17 +118,22 @@ const server = http.createServer((req, res) => {
           res.writeHead(200, { "content-type": "text/plain", "content-length": 100_000, "x-origin": name });
           res.write("x".repeat(m.bytes ?? 1000), () => setTimeout(() => req.socket.resetAndDestroy(), 20));
           return;
+        case "stall-mid-body":
+          res.writeHead(200, { "content-type": "text/plain", "content-length": 100_000, "x-origin": name });
+          res.write("x".repeat(m.bytes ?? 1000));
+          return; // never more
         case "ok":
         case "status": {
           const answer = () => {
             const text = `origin ${name}\n`;
             const status = m.status ?? (m.mode === "status" ? 503 : 200);
-            const headers: Record<string, string | number> = {
+            const headers: Record<string, string | number | string[]> = {
               "content-type": "text/plain",
               "content-length": Buffer.byteLength(text),
               "x-origin": name,
             };
             if (m.mode === "status" && m.location) headers.location = m.location;
+            if (m.mode === "ok" && m.headers) Object.assign(headers, m.headers);
             res.writeHead(status, headers);
             res.end(req.method === "HEAD" ? undefined : text);
           };

@@ -3,9 +3,11 @@
 // Type-only: seen by both the Node tsconfig (global-setup, vitest.config) and tsconfig.worker.json.
 declare module "vitest" {
   export interface ProvidedContext {
-    /** Port on 127.0.0.1 of each origin (test/worker/origin-http.ts), by name: a, b, c, probe. */
+    /** Port on 127.0.0.1 of each origin (test/worker/origin-http.ts), by name: a, b, c, h, x, probe. */
     origins: Record<string, number>;
-    /** A port on 127.0.0.1 that nothing listens on (connections are refused). */
+    /** Ports on 127.0.0.1 that nothing listens on (connections are refused); distinct. */
+    deadPorts: number[];
+    /** deadPorts[0]. */
     deadPort: number;
   }
 }
