@@ -101,7 +101,10 @@ export class HealthObject extends DurableObject<EdgeEnv> {
    */
   async report(pool: string, v: Extract<Verdict, { status: 200 }>): Promise<{ status: 200 | 401 | 409; problem?: string }> {
     const store = this.bind(pool);
-    const r = this.ledger.admit(v, Date.now());
+    // by name: the isolate that checked the report may run another config version during a deploy
+    const origin = store.state.origins.findIndex((o) => o.name === v.report.origin);
+    if (origin === -1) return { status: 409, problem: "origin not in this pool's current config" };
+    const r = this.ledger.admit({ ...v, origin }, Date.now());
     if (!r.ok) return { status: r.status, problem: r.problem };
     this.ctx.storage.sql.exec("INSERT OR REPLACE INTO ledger (pool, data) VALUES (?, ?)", pool, JSON.stringify(this.ledger));
     if (store.apply(r.event)) this.save();
