@@ -102,7 +102,8 @@ export function makeDispatcher(url: string, maxconn: number, cfg: PoolConfig): P
     connections: maxconn > 0 ? maxconn : null,
     pipelining: 1,
     connect: { timeout: cfg.timeouts.connect },
-    headersTimeout: cfg.timeouts.header,
+    // a backstop only: the precise per-try header deadline is set per exchange (node/proxy.ts)
+    headersTimeout: cfg.timeouts.header > 0 ? cfg.timeouts.header + 1000 : 0,
     // the idle deadline between body chunks is enforced per exchange (node/proxy.ts)
     bodyTimeout: 0,
     // below Apache's default KeepAliveTimeout (5 s), so we rarely reuse a socket the origin is closing

@@ -11,8 +11,8 @@ import type { PoolRuntime } from "./pool.ts";
 
 /** Aborts a try on purpose (a retryable status, the total deadline, the client left). */
 class Stop extends Error {
-  readonly why: "retry" | "deadline" | "client" | "idle";
-  constructor(why: "retry" | "deadline" | "client" | "idle") {
+  readonly why: "retry" | "deadline" | "client" | "idle" | "header";
+  constructor(why: "retry" | "deadline" | "client" | "idle" | "header") {
     super(why);
     this.why = why;
   }
@@ -100,6 +100,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private lastFailure: FailureKind | null = null;
   private active = false;
   private idle: NodeJS.Timeout | null = null;
+  /** The current try's header deadline. */
+  private timer: NodeJS.Timeout | null = null;
   private retryDelay = 0;
   private readonly method: string;
   private readonly pool: PoolRuntime;
@@ -166,11 +168,15 @@ class Exchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     this.sent = true;
-    if (this.finished) controller.abort(new Stop("client"));
+    if (this.finished) return controller.abort(new Stop("client"));
+    // undici's headersTimeout ticks on a ~0.5 s timer wheel; the per-try header deadline is ours
+    const ms = this.pool.cfg.timeouts.header;
+    if (ms > 0) this.timer = setTimeout(() => controller.abort(new Stop("header")), ms);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _h: unknown, statusMessage?: string): void {
     if (statusCode < 200) return; // 1xx informational: not forwarded
+    if (this.timer) clearTimeout(this.timer);
     const d = this.trip.status(statusCode);
     if (d.retry) {
       this.status = statusCode;
@@ -213,7 +219,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     const i = this.origin;
     this.settle(i);
     if (this.idle) clearTimeout(this.idle);
-    if (err instanceof Stop && err.why !== "idle") {
+    if (this.timer) clearTimeout(this.timer);
+    if (err instanceof Stop && err.why !== "idle" && err.why !== "header") {
       if (err.why === "client") this.pool.counters.origins[i].clientAborts++;
       if (err.why !== "retry") return;
       // a retryable status (502/503/504 with retryOn): counts toward a 5xx run, then retry
@@ -221,7 +228,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       return this.retryAfter(this.retryDelay);
     }
     if (this.finished) return;
-    const kind: FailureKind = this.headWritten ? "body-error" : failureOf(err, this.sent);
+    const kind: FailureKind = this.headWritten ? "body-error" : err instanceof Stop ? "header-timeout" : failureOf(err, this.sent);
     this.pool.counters.origins[i].failures[kind]++;
     this.pool.health.apply({ type: "outcome", origin: i, kind: FAILURES[kind].outcome, at: Date.now() });
     this.lastFailure = kind;

@@ -18,6 +18,13 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Request headers the proxy consumes itself: `Expect: 100-continue` is answered to the client by the
+ * runtime (node:http sends 100 Continue; Cloudflare handles it at the edge) before the body is read,
+ * so the origin gets the body without being asked (RFC 9110 §10.1.1 lets a proxy do so).
+ */
+export const CONSUMED: ReadonlySet<string> = new Set(["expect"]);
+
+/**
  * A client that lists these in `Connection` asks us to drop headers that define the message or
  * its credentials: refused with 400 (RFC 9110 §7.6.1 lets a proxy strip listed headers, but
  * stripping these would change the message boundary or authentication at the origin).
@@ -78,7 +85,7 @@ export function requestHeaders(raw: readonly string[], client: ClientInfo, fwd: 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (listed.length !== 0 && listed.includes(lower))) continue;
+    if (HOP_BY_HOP.has(lower) || CONSUMED.has(lower) || (listed.length !== 0 && listed.includes(lower))) continue;
     if (fwd.enabled && FORWARDING.has(lower)) {
       if (client.trusted) {
         const v = raw[i + 1];
