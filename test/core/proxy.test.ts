@@ -98,6 +98,13 @@ describe("hop-by-hop headers", () => {
   });
 });
 
+describe("headers the proxy consumes", () => {
+  it("drops Expect: the runtime answers 100 Continue itself and sends the body without asking", () => {
+    const raw = ["Host", "h", "Expect", "100-continue", "Content-Length", "70000"];
+    expect(requestHeaders(raw, client(), OFF)).toEqual(["Host", "h", "Content-Length", "70000"]);
+  });
+});
+
 describe("X-Forwarded-* and Forwarded", () => {
   const spoof = [
     "Host", "shop.example",
