@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# edgelb benchmark: the self-hosted Node build side by side with HAProxy 2.6, same two origins.
+# edgelb benchmark: the self-hosted Node build side by side with HAProxy 2.6, and the Worker build
+# under bare workerd side by side with a trivial round-robin Worker; same two origins.
 #
 #   npm run bench                      # = bash bench/run.sh : RUNS=3 x DUR=10 s per scenario
 #   npm run bench -- --quick           # RUNS=1 x DUR=3 s, 1 s warm-up
 #   npm run bench -- --only direct,haproxy-ka      # pick configs (default: direct,haproxy-ka,edgelb)
+#   npm run bench -- --quick --only workerd-anchor,workerd-edgelb      # the Worker target
 #   options: --runs N  --dur S  --warm S  --work DIR (default /tmp/edgelb-bench, env BENCH_WORK)
+#   env: WRK=path (default: $PA/wrk-raw when present, PA=/tmp/perfanchor, else wrk on PATH)
 #
 # Layout (same method as ../shared/anchors/bench.sh, 2 cores):
 #   CPU0: wrk (-t1, --latency, --timeout 2s) + ONE nginx worker serving the origins
@@ -15,12 +18,25 @@
 #     haproxy-ka  haproxy -f bench/conf/haproxy-features.cfg (keep-alive + http-reuse, checks,
 #                 retries 3, redispatch, forwardfor: the features edgelb has on by default)
 #     edgelb      node bin/edgelb.js serve --config <generated json> (Node 24 of node_modules)
+#     workerd-anchor  bare `workerd serve` (node_modules/.bin/workerd) of the trivial round-robin
+#                 Worker (bench/conf/workerd-anchor/index.js = ../shared/anchors/worker/src/index.js,
+#                 bench/conf/workerd-anchor.capnp): the reference for the Worker build
+#     workerd-edgelb  bare `workerd serve` of edgelb's Worker: `npm run build:worker` (wrangler
+#                 deploy --dry-run --outdir dist), dist's modules + bench/conf/workerd-edgelb.capnp
+#                 (HEALTH Durable Object with SQLite on a local disk in the work dir, EDGELB_CONFIG =
+#                 the bench pool, every feature on: alarm checks, passive ejection, retries, X-Forwarded-*).
+#                 After each scenario its /__edgelb/stats?format=json gives the Durable Object calls
+#                 (onRequestPath, background, flushes, errors) per proxied request over the recorded runs.
 # Scenarios: c64-100b, c1-100b, c64-16k; each: warm-up (not recorded), then RUNS runs of DUR s.
-# Per run: req/s, p50/p99 (wrk's), errors (socket errors + non-2xx/3xx), proxy CPU % and
+# Per run: req/s, p50/p99 (wrk's, corrected for coordinated omission), raw p50/p99/p99.9 (with the
+# anchors' patched wrk-raw only: ../shared/anchors/setup.sh builds it as $PA/wrk-raw; stock wrk has
+# none), errors (socket errors + non-2xx/3xx), proxy CPU % and
 # CPU µs/request (utime+stime of every process in the proxy's session, from /proc/<pid>/stat);
-# after a config's runs: peak RSS (VmHWM summed over its processes).
+# after a config's runs: peak RSS (VmHWM summed over its processes). Noise: per core, the busy time
+# that is neither the proxy, the origins nor wrk (other processes on a shared machine), flagged by
+# summarize.mjs. The workerd-* rows are also compared with workerd-anchor in a second table.
 # Output: bench/results/latest.md and latest.json (via bench/summarize.mjs); work files (raw wrk
-# output, logs, runs.tsv) in the work dir. Every process is started with setsid and stopped by its
+# output, logs, runs.tsv, do_calls.tsv, the generated capnp configs) in the work dir. Every process is started with setsid and stopped by its
 # own process group (trap EXIT); only 127.0.0.1 is ever targeted; every wait is bounded.
 set -uo pipefail
 
@@ -29,11 +45,12 @@ ROOT="$(dirname "$BENCH")"
 WORK="${BENCH_WORK:-/tmp/edgelb-bench}"
 RUNS="${RUNS:-3}"; DUR="${DUR:-10}"; WARM="${WARM:-3}"
 CONFIGS="direct,haproxy-ka,edgelb"
+KNOWN="direct, haproxy-ka, edgelb, workerd-anchor, workerd-edgelb"
 SCENARIOS="c64-100b c1-100b c64-16k"
 PORT=8080; LOADCPU=0; PROXYCPU=1; PIN=1
 QUICK=0
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1; RUNS=1; DUR=3; WARM=1 ;;
@@ -68,6 +85,10 @@ if [ -n "$MISSING" ]; then
   fi
 fi
 NODE="$ROOT/node_modules/.bin/node"
+WORKERD="$ROOT/node_modules/.bin/workerd"   # the native binary (the workerd package's install script puts it there)
+PA="${PA:-/tmp/perfanchor}"
+WRK="${WRK:-$([ -x "$PA/wrk-raw" ] && echo "$PA/wrk-raw" || command -v wrk)}"
+export WRK_RAW_LATENCY=1   # makes wrk-raw print raw (uncorrected) percentiles; stock wrk ignores it
 [ -x "$NODE" ] || { log "no $NODE (run npm install): using $(command -v node) for the summary; edgelb will fail"; NODE="$(command -v node || true)"; }
 if [ "$(nproc)" -lt 2 ]; then log "fewer than 2 CPUs: running UNPINNED"; PIN=0; fi
 CLK_TCK=$(getconf CLK_TCK)
@@ -78,9 +99,11 @@ mkdir -p "$WORK/run/origin" "$WORK/raw" "$WORK/www" "$BENCH/results"
 head -c 100 /dev/zero | tr '\0' 'x' > "$WORK/www/100b"
 head -c 16384 /dev/zero | tr '\0' 'y' > "$WORK/www/16k"
 RUNS_TSV="$WORK/runs.tsv"; RSS_TSV="$WORK/rss.tsv"; FAIL_TSV="$WORK/failed.tsv"; META="$WORK/meta.tsv"
-printf 'config\tscenario\trun\trps\trequests\tp50_ms\tp99_ms\terrors\twall_ms\tproxy_cpu_pct\tproxy_cpu_us_per_req\n' > "$RUNS_TSV"
+DO_TSV="$WORK/do_calls.tsv"
+printf 'config\tscenario\trun\trps\trequests\tp50_ms\tp99_ms\terrors\traw_p50_ms\traw_p99_ms\traw_p999_ms\twall_ms\tproxy_cpu_pct\tproxy_cpu_us_per_req\tcpu0_other_pct\tcpu1_other_pct\n' > "$RUNS_TSV"
 printf 'config\tpid\tcomm\tVmHWM_kB\n' > "$RSS_TSV"
 printf 'config\treason\n' > "$FAIL_TSV"
+printf 'config\tscenario\twrk_requests\tpool_requests\tonRequestPath\tbackground\tflushes\terrors\tchecked_origins\tnote\n' > "$DO_TSV"
 
 # ---------------------------------------------------------------- processes
 start_bg() { # start_bg LOGFILE CPU CMD... -> LAST_PID = session id = process group id
@@ -99,6 +122,7 @@ stop_session() { # TERM the process group we created, wait up to 5 s, then KILL 
   wait "$sid" 2>/dev/null
   return 0
 }
+cpustat() { awk '/^cpu[01] /{b=$2+$3+$4+$7+$8+$9; t=b+$5+$6; printf "%s %s ", b, t}' /proc/stat; }   # busy total (cpu0) busy total (cpu1), jiffies
 cpu_ticks() { # utime+stime (clock ticks, all threads) summed over the processes of session $1
   local t=0 p v
   for p in $(session_pids "$1"); do
@@ -121,7 +145,7 @@ sanity() { # 4 requests: which origin answered, body sizes
   echo "origins=$s size100b=$(curl -s -m 2 "http://127.0.0.1:$1/100b" | wc -c) size16k=$(curl -s -m 2 "http://127.0.0.1:$1/16k" | wc -c)"
 }
 
-ORIGIN_PID=""; PROXY_PID=""
+ORIGIN_PID=""; PROXY_PID=""; SC_REQS=0
 cleanup() { stop_session "$PROXY_PID"; PROXY_PID=""; stop_session "$ORIGIN_PID"; ORIGIN_PID=""; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -143,10 +167,83 @@ cat > "$EDGELB_CFG" <<'EOF'
 {"listen":{"host":"127.0.0.1","port":8080},"pools":{"bench":{"origins":[{"name":"a","url":"http://127.0.0.1:9101"},{"name":"b","url":"http://127.0.0.1:9102"}],"check":{"path":"/100b"}}}}
 EOF
 
+# ---------------------------------------------------------------- the Worker configs (bare workerd)
+EDGE_BUILD=""   # "" = not built yet, ok, or the failure reason
+build_worker() { # npm run build:worker -> dist/ (once per bench run)
+  [ -n "$EDGE_BUILD" ] && return 0
+  log "building the Worker: npm run build:worker (wrangler deploy --dry-run --outdir dist)"
+  if (cd "$ROOT" && WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false timeout -k 5 300 npm run -s build:worker) >"$WORK/run/build-worker.log" 2>&1 \
+     && [ -f "$ROOT/dist/index.js" ]; then
+    EDGE_BUILD=ok; log "built dist/: $(cd "$ROOT/dist" && ls | tr '\n' ' ')"
+  else
+    EDGE_BUILD="npm run build:worker failed: $(tail -5 "$WORK/run/build-worker.log" | cut -c1-300 | tr '\n' ' ')"
+  fi
+}
+module_kind() { # the workerd Module field for a file wrangler wrote ("" = not a module)
+  case $1 in
+    *.map|README.md|*/README.md) echo "" ;;
+    *.js|*.mjs) echo esModule ;;
+    *.cjs) echo commonJsModule ;;
+    *.wasm) echo wasm ;;
+    *.json) echo json ;;
+    *.txt|*.html|*.sql) echo text ;;
+    *.bin) echo data ;;
+    *) echo "?" ;;
+  esac
+}
+prepare_workerd_edgelb() { # dist/ -> $WORK/run/workerd-edgelb/{modules copied, edgelb-config.json, workerd.capnp}
+  local d="$WORK/run/workerd-edgelb" f k mods=""
+  build_worker; [ "$EDGE_BUILD" = ok ] || { FAIL_REASON=$EDGE_BUILD; return 1; }
+  rm -rf "$d"; mkdir -p "$d/do-storage"
+  # index.js (wrangler's main module) first: workerd takes the first module as the main one
+  for f in index.js $(cd "$ROOT/dist" && find . -type f ! -path ./index.js | sed 's#^\./##' | sort); do
+    k=$(module_kind "$f")
+    [ -z "$k" ] && continue
+    [ "$k" = "?" ] && { FAIL_REASON="dist/$f: unknown module type (extend module_kind in bench/run.sh)"; return 1; }
+    mkdir -p "$d/$(dirname "$f")"; cp "$ROOT/dist/$f" "$d/$f"
+    mods+="${mods:+, }(name = \"$f\", $k = embed \"$f\")"
+  done
+  cat > "$d/edgelb-config.json" <<'JSON'
+{"listen":{"port":0},"pools":{"bench":{"origins":[{"name":"a","url":"http://127.0.0.1:9101"},{"name":"b","url":"http://127.0.0.1:9102"}],"check":{"path":"/100b"}}}}
+JSON
+  local esc_mods; esc_mods=$(printf '%s' "$mods" | sed 's/[&#\\]/\\&/g')
+  sed -e "s#@PORT@#$PORT#g" -e "s#@STORAGE@#$d/do-storage#g" -e "s#@MODULES@#$esc_mods#" "$BENCH/conf/workerd-edgelb.capnp" > "$d/workerd.capnp"
+  log "workerd-edgelb modules: $mods"
+}
+EDGE_STATS_URL=""
+edge_calls() { # -> "startedAt requests onRequestPath background flushes errors checkedOrigins" summed over pools, or "-"
+  curl -s -m 3 -H 'cf-connecting-ip: 127.0.0.1' "$EDGE_STATS_URL" 2>/dev/null | "$NODE" -e '
+    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      try {
+        const j = JSON.parse(s), r = [j.startedAt, 0, 0, 0, 0, 0, 0];
+        for (const p of j.pools) {
+          const c = p.durableObjectCalls;
+          r[1] += p.requests; r[2] += c.onRequestPath; r[3] += c.background; r[4] += c.flushes; r[5] += c.errors;
+          r[6] += p.origins.filter((o) => o.lastCheck != null).length;
+        }
+        console.log(r.join(" "));
+      } catch { console.log("-"); }
+    });' 2>/dev/null || echo -
+}
+record_calls() { # record_calls CONFIG SCENARIO BEFORE AFTER WRK_REQUESTS  (BEFORE "" = since the isolate started)
+  local cfg=$1 sc=$2 a=$3 b=$4 n=$5 row
+  if [ "$b" = - ] || [ "$a" = - ]; then
+    printf '%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t%s\n' "$cfg" "$sc" "$n" "stats unavailable" >> "$DO_TSV"
+    log "  $cfg $sc: /__edgelb/stats?format=json unavailable"; return 0
+  fi
+  [ -z "$a" ] && a="${b%% *} 0 0 0 0 0 0"
+  row=$(echo "$a $b" | awk -v n="$n" '{ note = ($1 != $8) ? "isolate restarted during the runs" : "-"
+    printf "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s", n, $9-$2, $10-$3, $11-$4, $12-$5, $13-$6, $14, note }')
+  printf '%s\t%s\t%s\n' "$cfg" "$sc" "$row" >> "$DO_TSV"
+  log "  $cfg $sc: Durable Object calls $(echo "$row" | awk -F'\t' '{ d = ($2 > 0) ? $2 : 1
+    printf "over %d proxied requests (wrk counted %s): onRequestPath %d (%.6f/req), background %d (%.6f/req), flushes %d (%.6f/req), errors %d; origins with a check result: %d%s",
+      $2, $1, $3, $3/d, $4, $4/d, $5, $5/d, $6, $7, ($8 == "-") ? "" : "; " $8 }')"
+}
+
 TARGET_PORT=$PORT; READY_TIMEOUT=10
 start_proxy() { # start_proxy CONFIG -> PROXY_PID (empty for direct), TARGET_PORT; non-zero + FAIL_REASON on failure
   local cfg=$1
-  PROXY_PID=""; TARGET_PORT=$PORT; FAIL_REASON=""
+  PROXY_PID=""; TARGET_PORT=$PORT; FAIL_REASON=""; EDGE_STATS_URL=""
   [ "$cfg" = direct ] && { TARGET_PORT=9101; return 0; }
   if port_busy $PORT; then FAIL_REASON="port $PORT already in use by another process"; return 1; fi
   case $cfg in
@@ -158,36 +255,62 @@ start_proxy() { # start_proxy CONFIG -> PROXY_PID (empty for direct), TARGET_POR
       pushd "$ROOT" >/dev/null
       start_bg "$WORK/run/$cfg.log" $PROXYCPU "$NODE" bin/edgelb.js serve --config "$EDGELB_CFG"
       popd >/dev/null ;;
-    *) FAIL_REASON="unknown config (known: direct, haproxy-ka, edgelb)"; return 1 ;;
+    workerd-anchor)
+      [ -x "$WORKERD" ] || { FAIL_REASON="no $WORKERD (run npm install)"; return 1; }
+      local d="$WORK/run/workerd-anchor"; rm -rf "$d"; mkdir -p "$d"
+      cp "$BENCH/conf/workerd-anchor/index.js" "$d/index.js"
+      sed "s#@PORT@#$PORT#g" "$BENCH/conf/workerd-anchor.capnp" > "$d/workerd.capnp"
+      start_bg "$WORK/run/$cfg.log" $PROXYCPU "$WORKERD" serve "$d/workerd.capnp" ;;
+    workerd-edgelb)
+      [ -x "$WORKERD" ] || { FAIL_REASON="no $WORKERD (run npm install)"; return 1; }
+      [ -x "$NODE" ] || { FAIL_REASON="no node binary (needed to read the stats)"; return 1; }
+      prepare_workerd_edgelb || return 1
+      EDGE_STATS_URL="http://127.0.0.1:$PORT/__edgelb/stats?format=json"
+      start_bg "$WORK/run/$cfg.log" $PROXYCPU "$WORKERD" serve "$WORK/run/workerd-edgelb/workerd.capnp" ;;
+    *) FAIL_REASON="unknown config (known: $KNOWN)"; return 1 ;;
   esac
   PROXY_PID=$LAST_PID
 }
 
 # ---------------------------------------------------------------- load
-parse_wrk() { # -> rps requests p50_ms p99_ms errors (tab separated)
+parse_wrk() { # -> rps requests p50_ms p99_ms errors raw_p50_ms raw_p99_ms raw_p999_ms (tab separated; raw "-" without wrk-raw)
   awk 'function ms(v){ if (v ~ /us$/){sub(/us$/,"",v); return v/1000} if (v ~ /ms$/){sub(/ms$/,"",v); return v+0}
                        if (v ~ /m$/){sub(/m$/,"",v); return v*60000} if (v ~ /s$/){sub(/s$/,"",v); return v*1000} return v }
-       BEGIN{rps="";n=0;p50="";p99="";err=0}
+       function o(v){ return (v=="") ? "-" : sprintf("%.3f", v) }
+       BEGIN{rps="";n=0;p50="";p99="";err=0;r50="";r99="";r999=""}
        /^ +50%/{p50=ms($2)} /^ +99%/{p99=ms($2)} /Requests\/sec:/{rps=$2} / requests in /{n=$1}
+       /^ +RAW +50.0%/{r50=ms($3)} /^ +RAW +99.0%/{r99=ms($3)} /^ +RAW +99.9%/{r999=ms($3)}
        /Socket errors:/{gsub(",",""); err+=$4+$6+$8+$10} /Non-2xx/{err+=$NF}
-       END{ if (rps=="") exit 1; printf "%s\t%d\t%.3f\t%.3f\t%d", rps, n, p50, p99, err }' "$1"
+       END{ if (rps=="") exit 1; printf "%s\t%d\t%.3f\t%.3f\t%d\t%s\t%s\t%s", rps, n, p50, p99, err, o(r50), o(r99), o(r999) }' "$1"
 }
 wrk_run() { # wrk_run CONFIG SCENARIO RUN PATH CONNS SECONDS [record=1]
   local cfg=$1 sc=$2 run=$3 path=$4 c=$5 d=$6 rec=${7:-1}
-  local raw="$WORK/raw/${cfg}_${sc}_${run}.txt" p0 p1 t0 t1 pin=()
+  local raw="$WORK/raw/${cfg}_${sc}_${run}.txt" p0 p1 o0 o1 s0 s1 t0 t1 pin=() wt TIMEFORMAT='%U %S'
   [ "$PIN" = 1 ] && pin=(taskset -c $LOADCPU)
-  p0=$(cpu_ticks "$PROXY_PID"); t0=$(date +%s%N)
-  timeout --foreground -k 5 $((d + 20)) "${pin[@]}" wrk -t1 -c"$c" -d"${d}s" --timeout 2s --latency "http://127.0.0.1:$TARGET_PORT$path" >"$raw" 2>&1
-  t1=$(date +%s%N); p1=$(cpu_ticks "$PROXY_PID")
+  s0=$(cpustat); o0=$(cpu_ticks "$ORIGIN_PID"); p0=$(cpu_ticks "$PROXY_PID"); t0=$(date +%s%N)
+  # bash's `time` gives wrk's own user+sys (children's rusage) for the noise figure below
+  wt=$( { time timeout --foreground -k 5 $((d + 20)) "${pin[@]}" "$WRK" -t1 -c"$c" -d"${d}s" --timeout 2s --latency "http://127.0.0.1:$TARGET_PORT$path" >"$raw" 2>&1; } 2>&1 )
+  t1=$(date +%s%N); p1=$(cpu_ticks "$PROXY_PID"); o1=$(cpu_ticks "$ORIGIN_PID"); s1=$(cpustat)
   [ "$rec" = 1 ] || return 0
   local row; if ! row=$(parse_wrk "$raw"); then log "  $cfg $sc #$run: wrk gave no result: $(tail -3 "$raw" | tr '\n' ' ')"; return 1; fi
+  SC_REQS=$((SC_REQS + $(echo "$row" | cut -f2)))
   local wall_us=$(( (t1 - t0) / 1000 )) pc="-" us="-"
   if [ -n "$PROXY_PID" ]; then
     pc=$(awk -v a="$p0" -v b="$p1" -v w="$wall_us" -v hz="$CLK_TCK" 'BEGIN{printf "%.1f", (b-a)*1e6/hz*100/w}')
     us=$(echo "$row" | awk -F'\t' -v a="$p0" -v b="$p1" -v hz="$CLK_TCK" '{printf "%.2f", ($2>0) ? (b-a)*1e6/hz/$2 : 0}')
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$sc" "$run" "$row" "$((wall_us / 1000))" "$pc" "$us" >> "$RUNS_TSV"
-  log "  $cfg $sc #$run: $(echo "$row" | awk -F'\t' '{printf "%s req/s, p50 %s ms, p99 %s ms, errors %s", $1, $3, $4, $5}'), proxy CPU ${pc}% = ${us} µs/req"
+  # noise: CPU time on the two cores that is neither the proxy nor the origins nor wrk (other
+  # processes on the machine); pinned runs only, in % of one core over the run
+  local noise="-	-"
+  if [ "$PIN" = 1 ]; then
+    noise=$(echo "$s0 $s1" | awk -v p="${pc/-/0}" -v oa="$o0" -v ob="$o1" -v hz="$CLK_TCK" -v w="$wall_us" -v wt="${wt:-0 0}" '{
+      d0 = $6 - $2; d1 = $8 - $4; if (d0 <= 0) d0 = 1; if (d1 <= 0) d1 = 1
+      split(wt, u, " "); wrk = (u[1] + u[2]) * 1e8 / w; org = (ob - oa) * 1e8 / hz / w
+      n0 = 100 * ($5 - $1) / d0 - wrk - org; n1 = 100 * ($7 - $3) / d1 - p
+      printf "%.1f\t%.1f", (n0 < 0 ? 0 : n0), (n1 < 0 ? 0 : n1) }')
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$sc" "$run" "$row" "$((wall_us / 1000))" "$pc" "$us" "$noise" >> "$RUNS_TSV"
+  log "  $cfg $sc #$run: $(echo "$row" | awk -F'\t' '{printf "%s req/s, p50 %s ms, p99 %s ms, raw p50/p99/p99.9 %s/%s/%s ms, errors %s", $1, $3, $4, $6, $7, $8, $5}'), proxy CPU ${pc}% = ${us} µs/req, other load CPU0/CPU1 ${noise/	//}%"
 }
 fail_config() { # fail_config CONFIG REASON
   log "$1: FAILED: $2"
@@ -207,11 +330,16 @@ run_config() {
   for sc in $SCENARIOS; do
     case $sc in c64-100b) path=/100b c=64 ;; c1-100b) path=/100b c=1 ;; c64-16k) path=/16k c=64 ;; esac
     wrk_run "$cfg" "$sc" warm "$path" "$c" "$WARM" 0
+    local before=""; [ -n "$EDGE_STATS_URL" ] && before=$(edge_calls)
+    SC_REQS=0
     for r in $(seq 1 "$RUNS"); do wrk_run "$cfg" "$sc" "$r" "$path" "$c" "$DUR"; done
+    [ -n "$EDGE_STATS_URL" ] && record_calls "$cfg" "$sc" "$before" "$(edge_calls)" "$SC_REQS"
     if [ -n "$PROXY_PID" ] && [ -z "$(session_pids "$PROXY_PID")" ]; then
       fail_config "$cfg" "proxy died during $sc; log: $(tail -5 "$WORK/run/$cfg.log" 2>/dev/null | cut -c1-300)"; PROXY_PID=""; return 1
     fi
   done
+  # since the isolate started: includes the cold start, the readiness probes and the warm-ups
+  [ -n "$EDGE_STATS_URL" ] && record_calls "$cfg" "since-start" "" "$(edge_calls)" "-"
   if [ -n "$PROXY_PID" ]; then
     local p; for p in $(session_pids "$PROXY_PID"); do
       printf '%s\t%s\t%s\t%s\n' "$cfg" "$p" "$(cat /proc/$p/comm 2>/dev/null)" "$(awk '/^VmHWM/{print $2}' /proc/$p/status 2>/dev/null)" >> "$RSS_TSV"
@@ -231,10 +359,14 @@ run_config() {
   printf 'runs\t%s\n' "$RUNS"; printf 'dur_s\t%s\n' "$DUR"; printf 'warm_s\t%s\n' "$WARM"; printf 'quick\t%s\n' "$QUICK"
   printf 'haproxy\t%s\n' "$(haproxy -v 2>/dev/null | head -1)"
   printf 'nginx\t%s\n' "$(nginx -v 2>&1 | head -1)"
-  printf 'wrk\t%s\n' "$(wrk -v 2>&1 | head -1)"
+  printf 'wrk\t%s\n' "$("$WRK" -v 2>&1 | head -1)"
+  printf 'wrk_path\t%s\n' "$WRK"
+  printf 'raw_latency\t%s\n' "$("$WRK" -v 2>&1 | head -1 | grep -q perfanchor-raw && echo 1 || echo 0)"
+  printf 'workerd\t%s\n' "$("$WORKERD" --version 2>/dev/null || echo -)"
   printf 'node\t%s\n' "$("$NODE" -v 2>/dev/null || echo -)"
 } > "$META"
-log "configs=$CONFIGS RUNS=$RUNS DUR=${DUR}s WARM=${WARM}s work=$WORK"
+log "configs=$CONFIGS RUNS=$RUNS DUR=${DUR}s WARM=${WARM}s work=$WORK wrk=$WRK"
+case ",$CONFIGS," in *,workerd-edgelb,*) build_worker ;; esac   # before the origins start: nothing else is running
 start_origins
 IFS=',' read -r -a CFG_LIST <<< "$CONFIGS"
 for cfg in "${CFG_LIST[@]}"; do [ -n "$cfg" ] && run_config "$cfg"; done

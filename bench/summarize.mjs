@@ -1,6 +1,8 @@
 // Summarizes a bench/run.sh work dir into markdown + JSON (plain JS, no dependencies).
 //   node bench/summarize.mjs [WORK=/tmp/edgelb-bench] [OUT=bench/results]
-// Reads WORK/{runs,rss,failed,meta}.tsv; writes OUT/latest.md and OUT/latest.json; prints the markdown.
+// Reads WORK/{runs,rss,failed,meta,do_calls}.tsv; writes OUT/latest.md and OUT/latest.json; prints the markdown.
+// Ratios: the Node build and the other configs to `haproxy-ka`; the Worker configs (workerd-*) also
+// to `workerd-anchor` (the trivial round-robin Worker under the same bare workerd), in a second table.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -8,6 +10,11 @@ const WORK = process.argv[2] ?? '/tmp/edgelb-bench';
 const OUT = process.argv[3] ?? path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
 const REF = 'haproxy-ka';
 const DIRECT = 'direct';
+const WREF = 'workerd-anchor';
+const isWorker = (c) => c.startsWith('workerd-');
+// the Worker target (issue): req/s >= 0.90 x workerd-anchor, raw p99 <= 1.2 x, no Durable Object call
+// on the request path once warm
+const TARGET = { rps: 0.9, p99: 1.2 };
 
 const tsv = (f) => {
   const p = path.join(WORK, f);
@@ -32,11 +39,21 @@ const meta = Object.fromEntries(tsv('meta.tsv').map((r) => [r.key, r.value]));
 const runs = tsv('runs.tsv').map((r) => ({
   config: r.config, scenario: r.scenario, run: Number(r.run),
   rps: num(r.rps), requests: num(r.requests), p50_ms: num(r.p50_ms), p99_ms: num(r.p99_ms),
-  errors: num(r.errors), wall_ms: num(r.wall_ms), proxy_cpu_pct: num(r.proxy_cpu_pct),
+  errors: num(r.errors), raw_p50_ms: num(r.raw_p50_ms), raw_p99_ms: num(r.raw_p99_ms), raw_p999_ms: num(r.raw_p999_ms),
+  wall_ms: num(r.wall_ms), proxy_cpu_pct: num(r.proxy_cpu_pct),
+  cpu0_other_pct: num(r.cpu0_other_pct), cpu1_other_pct: num(r.cpu1_other_pct),
   proxy_cpu_us_per_req: num(r.proxy_cpu_us_per_req),
 }));
 const rss = tsv('rss.tsv').map((r) => ({ config: r.config, pid: Number(r.pid), comm: r.comm, VmHWM_kB: num(r.VmHWM_kB) }));
 const failed = tsv('failed.tsv');
+const doCalls = tsv('do_calls.tsv').map((r) => ({
+  config: r.config, scenario: r.scenario, wrk_requests: num(r.wrk_requests), pool_requests: num(r.pool_requests),
+  onRequestPath: num(r.onRequestPath), background: num(r.background), flushes: num(r.flushes), errors: num(r.errors),
+  checked_origins: num(r.checked_origins), note: r.note === '-' ? '' : (r.note ?? ''),
+}));
+const perReq = (d, k) => (d && d.pool_requests > 0 ? d[k] / d.pool_requests : NaN);
+const callsOf = (cfg, sc) => doCalls.find((d) => d.config === cfg && d.scenario === sc) ?? null;
+const rawAvailable = runs.some((r) => Number.isFinite(r.raw_p99_ms));
 
 const configs = [...new Set(runs.map((r) => r.config))];
 const scenarios = [...new Set(runs.map((r) => r.scenario))];
@@ -54,6 +71,7 @@ const stat = (cfg, sc) => {
     cpu_us_per_req: med(g.map((r) => r.proxy_cpu_us_per_req)),
     proxy_cpu_pct: med(g.map((r) => r.proxy_cpu_pct)),
     p50_ms: med(g.map((r) => r.p50_ms)), p99_ms: med(g.map((r) => r.p99_ms)),
+    raw_p50_ms: med(g.map((r) => r.raw_p50_ms)), raw_p99_ms: med(g.map((r) => r.raw_p99_ms)), raw_p999_ms: med(g.map((r) => r.raw_p999_ms)),
     errors: g.reduce((s, r) => s + (Number.isFinite(r.errors) ? r.errors : 0), 0),
     peak_rss_mib: peakRssMiB(cfg),
   };
@@ -68,6 +86,29 @@ for (const sc of scenarios) {
     summary.push({ ...x, rps_vs_haproxy: ref ? x.rps / ref.rps : NaN, cpu_vs_haproxy: ref ? x.cpu_us_per_req / ref.cpu_us_per_req : NaN });
   }
 }
+// the Worker configs against the trivial Worker; tail by raw p99 when wrk-raw gave it, else wrk's p99
+const tailOf = (x) => (rawAvailable ? x.raw_p99_ms : x.p99_ms);
+const worker = [];
+for (const sc of scenarios) {
+  const ref = stat(WREF, sc);
+  for (const cfg of configs.filter(isWorker)) {
+    const x = stat(cfg, sc);
+    if (!x) continue;
+    const d = callsOf(cfg, sc);
+    const w = {
+      ...x, rps_vs_anchor: ref ? x.rps / ref.rps : NaN, cpu_vs_anchor: ref ? x.cpu_us_per_req / ref.cpu_us_per_req : NaN,
+      p99_vs_anchor: ref ? tailOf(x) / tailOf(ref) : NaN, do_calls: d,
+    };
+    if (cfg !== WREF && ref) {
+      w.target = {
+        rps: { ratio: w.rps_vs_anchor, ok: w.rps_vs_anchor >= TARGET.rps },
+        p99: { basis: rawAvailable ? 'raw p99' : "wrk's p99 (no raw percentiles)", ratio: w.p99_vs_anchor, ok: w.p99_vs_anchor <= TARGET.p99 },
+        doOnRequestPath: d ? { calls: d.onRequestPath, ok: d.onRequestPath === 0 } : null,
+      };
+    }
+    worker.push(w);
+  }
+}
 const directC1 = stat(DIRECT, 'c1-100b');
 const added = configs.filter((c) => c !== DIRECT).map((c) => {
   const x = stat(c, 'c1-100b');
@@ -79,20 +120,69 @@ const added = configs.filter((c) => c !== DIRECT).map((c) => {
 }).filter(Boolean);
 
 // ---- markdown
-let md = `## edgelb vs HAProxy benchmark\n\n`;
+let md = `## edgelb vs HAProxy benchmark${configs.some(isWorker) ? ' (and the Worker build vs a trivial Worker)' : ''}\n\n`;
 md += `${meta.date ?? ''} · git ${meta.git ?? '?'} · ${meta.cpu ?? ''} · ${meta.pinned ? `pinned: ${meta.pinned}` : ''}\n`;
 md += `${meta.runs ?? '?'} run(s) × ${meta.dur_s ?? '?'} s per scenario after a ${meta.warm_s ?? '?'} s warm-up${meta.quick === '1' ? ' (--quick: indicative only)' : ''}; `;
-md += `wrk -t1 --latency --timeout 2s · ${meta.haproxy ?? ''} · ${meta.nginx ?? ''} · ${meta.wrk ?? ''} · node ${meta.node ?? ''}\n\n`;
+md += `wrk -t1 --latency --timeout 2s · ${meta.haproxy ?? ''} · ${meta.nginx ?? ''} · ${meta.wrk ?? ''} · node ${meta.node ?? ''}${configs.some(isWorker) ? ` · workerd ${meta.workerd ?? '?'}` : ''}\n\n`;
 md += `Medians over the runs; errors = sum of socket errors + non-2xx/3xx over the runs; p50/p99 are wrk's; `;
 md += `CPU µs/req = utime+stime of the proxy's processes ÷ requests served; ratios are to \`${REF}\`; peak RSS = VmHWM after all runs.\n\n`;
-md += '| config | scenario | req/s | ÷ HAProxy | CPU µs/req | ÷ HAProxy | proxy CPU % | p50 ms | p99 ms | errors | peak RSS MiB |\n';
-md += '|---|---|---|---|---|---|---|---|---|---|---|\n';
+md += rawAvailable
+  ? `raw p99 = the uncorrected p99 of the anchors' patched wrk (${meta.wrk_path ?? 'wrk-raw'}).\n\n`
+  : `No raw percentiles: stock wrk (the anchors' wrk-raw was not found), so the raw p99 column is empty and the Worker tail ratio uses wrk's corrected p99.\n\n`;
+const rssCell = (s) => (Number.isFinite(s.peak_rss_mib) ? s.peak_rss_mib.toFixed(1) : '–');
+const pct = (s) => (Number.isFinite(s.proxy_cpu_pct) ? s.proxy_cpu_pct.toFixed(0) : '–');
+md += '| config | scenario | req/s | ÷ HAProxy | CPU µs/req | ÷ HAProxy | proxy CPU % | p50 ms | p99 ms | raw p99 ms | errors | peak RSS MiB |\n';
+md += '|---|---|---|---|---|---|---|---|---|---|---|---|\n';
 for (const s of summary) {
-  md += `| ${s.config} | ${s.scenario} | ${f0(s.rps)} | ${fr(s.rps_vs_haproxy)} | ${f2(s.cpu_us_per_req)} | ${fr(s.cpu_vs_haproxy)} | ${Number.isFinite(s.proxy_cpu_pct) ? s.proxy_cpu_pct.toFixed(0) : '–'} | ${f3(s.p50_ms)} | ${f3(s.p99_ms)} | ${s.errors} | ${Number.isFinite(s.peak_rss_mib) ? s.peak_rss_mib.toFixed(1) : '–'} |\n`;
+  md += `| ${s.config} | ${s.scenario} | ${f0(s.rps)} | ${fr(s.rps_vs_haproxy)} | ${f2(s.cpu_us_per_req)} | ${fr(s.cpu_vs_haproxy)} | ${pct(s)} | ${f3(s.p50_ms)} | ${f3(s.p99_ms)} | ${f3(s.raw_p99_ms)} | ${s.errors} | ${rssCell(s)} |\n`;
+}
+// per-request rates are tiny by design once warm (a background refresh per snapshot TTL, a flush per batch)
+const fpr = (x) => (!Number.isFinite(x) ? '–' : x === 0 ? '0' : x >= 0.01 ? x.toFixed(3) : x.toExponential(1));
+if (worker.length) {
+  const tail = rawAvailable ? 'raw p99' : "p99 (wrk's)";
+  md += `\n### Worker build under bare workerd, ratios to \`${WREF}\` (the trivial round-robin Worker, same workerd)\n\n`;
+  md += `DO calls/req = the Durable Object calls of the stats' \`durableObjectCalls\` over the recorded runs ÷ the pool's \`requests\` delta `;
+  md += `(onRequestPath / background / flushes). Target: req/s ≥ ${TARGET.rps.toFixed(2)}×, ${tail} ≤ ${TARGET.p99.toFixed(1)}×, no call on the request path once warm.\n\n`;
+  md += `| config | scenario | req/s | ÷ anchor | CPU µs/req | ÷ anchor | proxy CPU % | p50 ms | p99 ms | raw p99 ms | ${tail} ÷ anchor | errors | peak RSS MiB | DO calls/req (onRequestPath / background / flushes) |\n`;
+  md += '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n';
+  for (const w of worker) {
+    const d = w.do_calls;
+    const dc = d ? `${fpr(perReq(d, 'onRequestPath'))} / ${fpr(perReq(d, 'background'))} / ${fpr(perReq(d, 'flushes'))}` : '–';
+    md += `| ${w.config} | ${w.scenario} | ${f0(w.rps)} | ${fr(w.rps_vs_anchor)} | ${f2(w.cpu_us_per_req)} | ${fr(w.cpu_vs_anchor)} | ${pct(w)} | ${f3(w.p50_ms)} | ${f3(w.p99_ms)} | ${f3(w.raw_p99_ms)} | ${fr(w.p99_vs_anchor)} | ${w.errors} | ${rssCell(w)} | ${dc} |\n`;
+  }
+  const t = worker.filter((w) => w.target);
+  if (t.length) {
+    const mark = (ok) => (ok ? '✓' : '✗');
+    md += `\n| target check | scenario | req/s ÷ anchor ≥ ${TARGET.rps.toFixed(2)} | ${tail} ÷ anchor ≤ ${TARGET.p99.toFixed(1)} | DO calls on the request path = 0 |\n|---|---|---|---|---|\n`;
+    for (const w of t) {
+      const o = w.target.doOnRequestPath;
+      md += `| ${w.config} | ${w.scenario} | ${fr(w.target.rps.ratio)} ${mark(w.target.rps.ok)} | ${fr(w.target.p99.ratio)} ${mark(w.target.p99.ok)} | ${o ? `${o.calls} ${mark(o.ok)}` : '–'} |\n`;
+    }
+  }
+}
+if (doCalls.length) {
+  md += `\n### Durable Object calls (workerd-edgelb), counts\n\n`;
+  md += `Per scenario: over its recorded runs (after the warm-up). since-start: since the isolate started (cold start, readiness probes, warm-ups included). `;
+  md += `checked = origins whose \`lastCheck\` is set (health checks by the object's alarms ran).\n\n`;
+  md += '| config | scenario | wrk requests | pool requests | onRequestPath | background | flushes | errors | checked | note |\n|---|---|---|---|---|---|---|---|---|---|\n';
+  const c = (x) => (Number.isFinite(x) ? String(x) : '–');
+  for (const d of doCalls) {
+    md += `| ${d.config} | ${d.scenario} | ${f0(d.wrk_requests)} | ${f0(d.pool_requests)} | ${c(d.onRequestPath)} | ${c(d.background)} | ${c(d.flushes)} | ${c(d.errors)} | ${c(d.checked_origins)} | ${d.note} |\n`;
+  }
 }
 if (added.length) {
   md += `\n### Added latency at c1 (/100b): p50 through the proxy − p50 direct\n\n| config | p50 ms | direct p50 ms | added p50 µs | added p99 µs |\n|---|---|---|---|---|\n`;
   for (const a of added) md += `| ${a.config} | ${f3(a.p50_ms)} | ${f3(a.direct_p50_ms)} | ${f0(a.added_p50_ms * 1000)} | ${f0(a.added_p99_ms * 1000)} |\n`;
+}
+// other processes on the machine during the runs: per-core busy time that is neither the proxy, the
+// origins nor wrk. CPU0 shows 5-15% of such time even on an idle machine (kernel network work not
+// charged to wrk or nginx), CPU1 about 0, hence the two thresholds.
+const NOISE = { cpu0: 25, cpu1: 5 };
+const noisy = runs.filter((r) => r.cpu0_other_pct > NOISE.cpu0 || r.cpu1_other_pct > NOISE.cpu1);
+if (noisy.length) {
+  md += `\n### ⚠ Other load on the machine during ${noisy.length} of ${runs.length} runs (CPU time besides proxy, origins and wrk > ${NOISE.cpu0}% of CPU0 or > ${NOISE.cpu1}% of CPU1): those figures are not clean\n\n`;
+  md += '| config | scenario | run | other CPU0 % (wrk + origins core) | other CPU1 % (proxy core) |\n|---|---|---|---|---|\n';
+  for (const r of noisy) md += `| ${r.config} | ${r.scenario} | ${r.run} | ${f2(r.cpu0_other_pct)} | ${f2(r.cpu1_other_pct)} |\n`;
 }
 if (failed.length) {
   md += `\n### Failed configs\n\n| config | reason |\n|---|---|\n`;
@@ -105,8 +195,35 @@ const json = {
     config: s.config, scenario: s.scenario, runs: s.runs,
     rps: round(s.rps, 1), rps_min: round(s.rps_min, 1), rps_max: round(s.rps_max, 1), rps_vs_haproxy: round(s.rps_vs_haproxy, 3),
     cpu_us_per_req: round(s.cpu_us_per_req, 2), cpu_vs_haproxy: round(s.cpu_vs_haproxy, 3), proxy_cpu_pct: round(s.proxy_cpu_pct, 1),
-    p50_ms: round(s.p50_ms, 3), p99_ms: round(s.p99_ms, 3), errors: s.errors, peak_rss_mib: round(s.peak_rss_mib, 1),
+    p50_ms: round(s.p50_ms, 3), p99_ms: round(s.p99_ms, 3), raw_p50_ms: round(s.raw_p50_ms, 3), raw_p99_ms: round(s.raw_p99_ms, 3),
+    raw_p999_ms: round(s.raw_p999_ms, 3), errors: s.errors, peak_rss_mib: round(s.peak_rss_mib, 1),
   })),
+  raw_latency: rawAvailable,
+  noisy_runs: noisy.map((r) => ({ config: r.config, scenario: r.scenario, run: r.run, cpu0_other_pct: r.cpu0_other_pct, cpu1_other_pct: r.cpu1_other_pct })),
+  worker: {
+    reference: WREF,
+    tail_basis: rawAvailable ? 'raw_p99_ms' : 'p99_ms',
+    target: { rps_vs_anchor_min: TARGET.rps, p99_vs_anchor_max: TARGET.p99, do_calls_on_request_path: 0 },
+    summary: worker.map((w) => {
+      const d = w.do_calls;
+      return {
+        config: w.config, scenario: w.scenario, runs: w.runs,
+        rps: round(w.rps, 1), rps_vs_anchor: round(w.rps_vs_anchor, 3),
+        cpu_us_per_req: round(w.cpu_us_per_req, 2), cpu_vs_anchor: round(w.cpu_vs_anchor, 3), proxy_cpu_pct: round(w.proxy_cpu_pct, 1),
+        p50_ms: round(w.p50_ms, 3), p99_ms: round(w.p99_ms, 3), raw_p99_ms: round(w.raw_p99_ms, 3), p99_vs_anchor: round(w.p99_vs_anchor, 3),
+        errors: w.errors, peak_rss_mib: round(w.peak_rss_mib, 1),
+        do_calls_per_request: d ? {
+          onRequestPath: round(perReq(d, 'onRequestPath'), 8), background: round(perReq(d, 'background'), 8),
+          flushes: round(perReq(d, 'flushes'), 8), errors: round(perReq(d, 'errors'), 8),
+        } : null,
+        target: w.target ? {
+          rps_ok: w.target.rps.ok, p99_ok: w.target.p99.ok, p99_basis: w.target.p99.basis,
+          do_on_request_path_ok: w.target.doOnRequestPath ? w.target.doOnRequestPath.ok : null,
+        } : undefined,
+      };
+    }),
+    do_calls: doCalls.map((d) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]))),
+  },
   added_latency_c1: added.map((a) => ({ config: a.config, p50_ms: round(a.p50_ms, 3), direct_p50_ms: round(a.direct_p50_ms, 3), added_p50_ms: round(a.added_p50_ms, 3), added_p99_ms: round(a.added_p99_ms, 3) })),
   failed,
   runs: runs.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]))),
