@@ -26,8 +26,8 @@ function ourError(status: number, text: string, extra?: Record<string, string>):
 
 /**
  * One request at the edge: the same decisions as the Node build (core's Trip, header rules,
- * upstream URL), with `fetch` and a per-try header timeout. The response body streams through,
- * watched for a break, for silence past timeouts.idle and for the total deadline (watchBody).
+ * upstream URL), with `fetch` and a per-try header timeout. The response body streams through
+ * natively, watched for a break and for the total deadline (pipeBody).
  */
 export async function forwardAtEdge(
   config: Config,
@@ -51,6 +51,7 @@ export async function forwardAtEdge(
   pool.counters.requests++;
   await pool.ready(env, waitUntil, Date.now());
   const cfg = pool.cfg;
+  const watch = config.edge.watchBodies;
   // a body up to replayBufferBytes is buffered so a retry can send it again; a larger one streams once
   let body: ArrayBuffer | ReadableStream | null = null;
   let replayable = true;
@@ -140,7 +141,11 @@ export async function forwardAtEdge(
         settle("done");
         return new Response(null, init);
       }
-      return new Response(watchBody(res.body, cfg.timeouts.idle, deadline, settle), init);
+      if (watch) return new Response(pipeBody(res.body, deadline, waitUntil, settle), init);
+      // the fast path (default): the body passes through untouched; a break still reaches the
+      // client as a cut response, but is not charged to the origin here
+      settle("done");
+      return new Response(res.body, init);
     }
   } finally {
     trip.end();
@@ -150,54 +155,31 @@ export async function forwardAtEdge(
 /** Cloudflare's own request headers, not forwarded to origins. */
 const CF_ONLY: ReadonlySet<string> = new Set(["cf-connecting-ip", "cf-ipcountry", "cf-ray", "cf-visitor", "cf-worker", "cdn-loop", "x-real-ip"]);
 
-/** How a streamed response body ended: complete, broken by the origin (or silent past timeouts.idle), the client left, the total deadline. */
+/** How a streamed response body ended: complete, broken by the origin, the client left, the total deadline. */
 type BodyEnd = "done" | "origin" | "client" | "deadline";
 
 /**
- * The origin's body as the client's, chunk by chunk, with the idle deadline between chunks
- * (timeouts.idle, 0 = none) and the total deadline; `onEnd` is called once with how it ended. A
- * break or a stall cuts the client's response (its read fails) rather than ending it short.
+ * The origin's body as the client's, piped natively (no JavaScript per chunk: an
+ * IdentityTransformStream fed by pipeTo), with the total deadline as the pipe's signal; `onEnd` is
+ * told once how it ended. A break or the deadline errors the client's stream, so its read fails
+ * rather than ending short. A per-chunk idle deadline would need JavaScript on every chunk, so at
+ * the edge only the total deadline bounds a body (Cloudflare bounds idle connections itself).
  */
-function watchBody(src: ReadableStream<Uint8Array>, idleMs: number, deadline: number, onEnd: (how: BodyEnd) => void): ReadableStream<Uint8Array> {
-  const reader = src.getReader();
-  let ended = false;
-  const end = (how: BodyEnd) => {
-    if (ended) return;
-    ended = true;
-    onEnd(how);
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(ctrl) {
-      const left = deadline - Date.now();
-      const wait = Math.min(idleMs > 0 ? idleMs : Infinity, left);
-      const why: BodyEnd = idleMs > 0 && idleMs <= left ? "origin" : "deadline";
-      let timer: ReturnType<typeof setTimeout> | null = null;
-      const expired = wait === Infinity ? null : new Promise<"expired">((r) => (timer = setTimeout(() => r("expired"), Math.max(0, wait))));
-      let r: ReadableStreamReadResult<Uint8Array> | "expired";
-      try {
-        r = expired ? await Promise.race([reader.read(), expired]) : await reader.read();
-      } catch (e) {
-        clearTimeout(timer);
-        end("origin");
-        ctrl.error(e);
-        return;
-      }
-      clearTimeout(timer);
-      if (r === "expired") {
-        const err = new Error(why === "origin" ? "origin silent past timeouts.idle" : "total deadline reached");
-        end(why);
-        reader.cancel(err).catch(() => {});
-        ctrl.error(err);
-      } else if (r.done) {
-        end("done");
-        ctrl.close();
-      } else ctrl.enqueue(r.value);
-    },
-    cancel(reason) {
-      end("client");
-      return reader.cancel(reason);
-    },
-  });
+function pipeBody(src: ReadableStream<Uint8Array>, deadline: number, waitUntil: (p: Promise<unknown>) => void, onEnd: (how: BodyEnd) => void): ReadableStream<Uint8Array> {
+  const { readable, writable } = new IdentityTransformStream();
+  const signal = deadline === Infinity ? undefined : AbortSignal.timeout(Math.max(0, deadline - Date.now()));
+  waitUntil(
+    src.pipeTo(writable, { signal }).then(
+      () => onEnd("done"),
+      (e: unknown) => {
+        if (signal?.aborted) return onEnd("deadline");
+        // a read from the origin that failed says "Network connection lost." (probe.test.ts (c));
+        // anything else came from the client's side (it went away, the stream was canceled)
+        onEnd(String((e as Error)?.message ?? e).includes("Network connection lost") ? "origin" : "client");
+      },
+    ),
+  );
+  return readable;
 }
 
 function count(pool: EdgePool, res: Response): Response {

@@ -239,6 +239,12 @@ export const ConfigSchema = v.strictObject({
       flushInterval: v.optional(duration(60_000, 1), "1s"),
       /** Without an answer from the Durable Object for this long, the stale snapshot is dropped. Default 1m. */
       maxStale: v.optional(duration(3_600_000, 1), "1m"),
+      /**
+       * Watch every response body to its end (a break mid-body is charged to the origin, the total
+       * deadline cuts a slow body). It costs a stream pipe per request, about 40 % of the edge's
+       * throughput, so it is off by default; the client sees a broken body as cut either way. Default false.
+       */
+      watchBodies: v.optional(bool, false),
       /** Keep health data in this jurisdiction ("eu": Personopplysningsloven/GDPR). Default none. */
       jurisdiction: v.optional(v.picklist(["eu", "fedramp"], "must be eu or fedramp")),
       /** Where to create the Durable Objects (e.g. "weur" for Oslo). Default none. */

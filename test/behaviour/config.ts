@@ -110,5 +110,8 @@ export function testConfig(origins: Record<string, number>, deadPorts: readonly 
     ],
     stats: { auth: { bearerEnv: "EDGELB_STATS_TOKEN" } },
     admin: { auth: { bearerEnv: "EDGELB_ADMIN_TOKEN" } },
+    // the behaviour suite checks mid-body breaks and deadlines on both builds: the edge watches bodies
+    // (off by default there for speed; the fast path is covered in test/worker/edge.test.ts)
+    edge: { watchBodies: true },
   };
 }

@@ -29,6 +29,9 @@ const edge: Build = {
     deadPost:
       "workerd's fetch reports a refused connection and a closed-after-send one alike (probe.test.ts (a), (d)), " +
       "so the edge counts a refused connection as empty-response and never retries a POST to a dead origin",
+    stall:
+      "the edge pipes bodies natively (no JavaScript per chunk, for speed), so it enforces only the total deadline " +
+      "on a body (with edge.watchBodies), not the per-chunk idle one; Cloudflare bounds idle connections itself",
     host: "workerd's fetch drops the Host header (probe.test.ts): the origin sees the URL's host:port, not the client's Host",
   },
 };

@@ -167,6 +167,32 @@ describe("edge: agent reports and admin actions", () => {
   });
 });
 
+describe("edge: response bodies", () => {
+  it("by default a body passes through untouched: a break mid-body cuts the client's response, the origin is not charged", async () => {
+    const e = variant({ snapshotTtl: "5s" });
+    const x = origin("a");
+    await x.setMode({ mode: "reset-mid-body", bytes: 1000 });
+    try {
+      let cut = 0, served = 0;
+      for (let i = 0; i < 6; i++) {
+        const ctx = createExecutionContext();
+        const res = await worker.fetch(new Request(`http://lb.test/body${i}`), e, ctx);
+        if (res.headers.get("x-origin") === "a") {
+          served++;
+          await res.text().then(() => {}, () => cut++);
+        } else await res.text();
+        await waitOnExecutionContext(ctx);
+      }
+      expect(served).toBeGreaterThan(0);
+      expect(cut).toBe(served);
+      const s = await stats(e);
+      expect((s.origins.find((o) => o.name === "a") as unknown as { failures: Record<string, number> }).failures["body-error"]).toBe(0);
+    } finally {
+      await x.setMode({ mode: "ok" });
+    }
+  });
+});
+
 describe("edge: where health data lives", () => {
   // workerd refuses jurisdictions locally ("Jurisdiction restrictions are not implemented in
   // workerd"), so this asserts that the EU namespace is the one asked for, and that traffic flows
