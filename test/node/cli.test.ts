@@ -1,11 +1,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { countBy, killOrigins, load, send, startOrigin, waitFor } from "../support/harness.ts";
+import { countBy, freePort, killOrigins, load, send, startOrigin, waitFor } from "../support/harness.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/edgelb.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "edgelb-cli-"));
@@ -16,13 +15,6 @@ const write = (name: string, v: unknown) => {
 };
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 20_000 });
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 afterEach(killOrigins);
 

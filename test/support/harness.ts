@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { Pool, request } from "undici";
 import { parseConfig, formatIssue } from "../../core/config/parse.ts";
@@ -205,4 +206,13 @@ export function countBy<T>(xs: T[], key: (x: T) => string): Record<string, numbe
   const out: Record<string, number> = {};
   for (const x of xs) out[key(x)] = (out[key(x)] ?? 0) + 1;
   return out;
+}
+
+/** A port on 127.0.0.1 that was free a moment ago (for a process that must bind a known port). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }
