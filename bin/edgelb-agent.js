@@ -1,4 +1,9 @@
 #!/usr/bin/env node
-// The origin agent (edgelb-agent --config agent.json) is not part of this version yet.
-process.stderr.write("edgelb-agent is not available in this version yet\n");
-process.exit(2);
+// The origin agent CLI (edgelb-agent --config agent.json). Runs the TypeScript sources directly
+// (Node >= 22.18 strips types natively); NODE_COMPILE_CACHE keeps the stripped code between starts.
+import { main } from "../origin-agent/cli.ts";
+
+main(process.argv.slice(2)).catch((e) => {
+  process.stderr.write(`edgelb-agent: ${e?.stack ?? e}\n`);
+  process.exit(1);
+});

@@ -183,7 +183,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Sorts issues as their paths appear in the file (stable); a missing key sorts after the rest of its parent. */
-function inFileOrder(input: unknown, found: Found[]): Found[] {
+export function inFileOrder<T extends { keys: Key[] }>(input: unknown, found: T[]): T[] {
   // path -> [position, position of its last descendant]
   const order = new Map<string, [number, number]>();
   let next = 0;
@@ -231,7 +231,8 @@ function samePath(a: Key[], b: Key[]): boolean {
   return a.length === b.length && startsWith(a, b);
 }
 
-function get(obj: unknown, keys: string[]): unknown {
+/** The value at `keys` in a JSON value, or undefined. */
+export function get(obj: unknown, keys: string[]): unknown {
   let cur = obj;
   for (const k of keys) cur = isObject(cur) ? cur[k] : undefined;
   return cur;
