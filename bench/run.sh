@@ -40,6 +40,11 @@
 # own process group (trap EXIT); only 127.0.0.1 is ever targeted; every wait is bounded.
 set -uo pipefail
 
+# `npm run bench -- overload`: the agent's overload benchmark (bench/overload.ts), nothing else
+if [ "${1:-}" = overload ]; then
+  cd "$(dirname "${BASH_SOURCE[0]}")/.." && exec node bench/overload.ts
+fi
+
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH")"
 WORK="${BENCH_WORK:-/tmp/edgelb-bench}"
