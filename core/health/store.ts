@@ -1,6 +1,6 @@
 import type { PoolConfig } from "../config/schema.ts";
 import { computeWeights, type WeightsView } from "../select/eligibility.ts";
-import { carryOver, initialHealth, reduce, type HealthEvent, type PoolHealth } from "./state.ts";
+import { initialHealth, reduce, type HealthEvent, type PoolHealth } from "./state.ts";
 
 /** A state change worth a log line: an origin went up/down, was ejected, or changed admin state. */
 export interface HealthChange {
@@ -42,13 +42,6 @@ export class HealthStore {
   /** Replaces the whole state (a snapshot from the Durable Object). */
   replace(state: PoolHealth): void {
     this.state = state;
-    this.view = null;
-  }
-
-  /** Swaps in a new pool config (reload), keeping the state of origins that keep their name. */
-  reconfigure(cfg: PoolConfig): void {
-    this.cfg = cfg;
-    this.state = carryOver(this.state, cfg);
     this.view = null;
   }
 

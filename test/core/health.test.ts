@@ -469,16 +469,6 @@ describe("HealthStore", () => {
       { origin: "a", from: "weight 1", to: "weight 0", reason: "admin" },
     ]);
   });
-
-  it("reconfigure() keeps state by name and takes weights from the new config", () => {
-    const c2 = poolCfg({ check: { rise: 2, fall: 3 } });
-    const st = new HealthStore(c2, rand0);
-    st.apply(chk(false, 10, 1));
-    const c3 = poolCfg({ check: { rise: 2, fall: 3 } }, [{ name: "b", weight: 9 }, { name: "c" }]);
-    st.reconfigure(c3);
-    expect(st.state.origins.map((o) => [o.name, o.up, o.weight])).toEqual([["b", false, 9], ["c", true, 1]]);
-    expect([...st.weights(20).primary]).toEqual([0, 1]);
-  });
 });
 
 describe("carryOver (reload)", () => {
