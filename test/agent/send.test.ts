@@ -135,9 +135,10 @@ describe("the sender (in process, against receivers on 127.0.0.1)", () => {
     expect(goodN).toBeGreaterThanOrEqual(20);
     expect(badN).toBeLessThanOrEqual(10);
     const gaps = bad.hits.slice(1).map((h, i) => h.at - bad.hits[i].at);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(90);
+    // measured where the reports arrive, so a little under the interval when one was late on the wire
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(75);
     expect(Math.max(...gaps)).toBeGreaterThanOrEqual(400);
-    expect(Math.max(...gaps)).toBeLessThanOrEqual(1100);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(1500);
     expect(lines.filter((l) => l.event === "target-failed")).toHaveLength(1); // logged once, not every try
 
     // a hanging target: each try ends at the timeout, the next one waits its turn
