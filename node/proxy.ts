@@ -211,6 +211,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.status >= 500) h.apply({ type: "outcome", origin: i, kind: "5xx", at: Date.now() });
     else if (h.state.origins[i].consecutive5xx !== 0) h.apply({ type: "outcome", origin: i, kind: "success", at: Date.now() });
     this.count(this.status);
+    this.finish();
     this.pool.counters.origins[i].status[(this.status / 100) | 0]++;
     this.res.end();
   }
@@ -281,7 +282,6 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private count(status: number): void {
     this.pool.counters.status[(status / 100) | 0]++;
-    if (!this.finished) this.finish();
   }
 
   private finish(): void {

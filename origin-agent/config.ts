@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { formatDuration, parseDuration } from "../core/config/duration.ts";
-import { formatIssue, formatPath, get, inFileOrder, type ConfigIssue } from "../core/config/parse.ts";
+import { formatIssue, formatPath, get, inFileOrder, parseJsonText, type ConfigIssue } from "../core/config/parse.ts";
 import { parseStatusSpec, type StatusRange } from "../core/config/schema.ts";
 
 /** A duration string ("1s", "500ms") parsed to ms, from `min` to `max` ms. */
@@ -230,13 +230,7 @@ function targetUrl(base: string, prefix: string): URL | null {
 
 /** Parses agent.json text; a JSON syntax error is one issue at "(file)". */
 export function parseAgentConfigText(text: string): AgentConfigResult {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    return { ok: false, issues: [{ path: "(file)", message: `is not valid JSON: ${(e as Error).message}`, value: undefined }] };
-  }
-  return parseAgentConfig(json);
+  return parseJsonText(text, parseAgentConfig);
 }
 
 export { formatIssue };

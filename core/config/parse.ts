@@ -60,13 +60,18 @@ export function parseConfig(input: unknown): ParseResult {
 
 /** Parses JSON text, then validates; a JSON syntax error is one issue at path "(file)". */
 export function parseConfigText(text: string): ParseResult {
+  return parseJsonText(text, parseConfig);
+}
+
+/** JSON text -> `parse`, with a syntax error as the one issue at "(file)" (edgelb.json and agent.json alike). */
+export function parseJsonText<R>(text: string, parse: (json: unknown) => R): R | { ok: false; issues: ConfigIssue[] } {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
     return { ok: false, issues: [{ path: "(file)", message: `is not valid JSON: ${(e as Error).message}`, value: undefined }] };
   }
-  return parseConfig(json);
+  return parse(json);
 }
 
 /** One line per problem: `pools.webfarm.origins[1].weight: must be 0-256, got 1000`. */

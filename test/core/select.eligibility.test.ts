@@ -13,17 +13,8 @@ import {
   type Policy,
   type WeightsView,
 } from "../../core/select/index.ts";
+import { seeded } from "../support/seeded.ts";
 
-/** A seeded deterministic rand in [0, 1) (mulberry32), as in select.conformance.test.ts. */
-function seeded(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NOW = 1_000_000;
 
