@@ -9,7 +9,7 @@ export default defineConfig({
       {
         test: {
           name: "node",
-          include: ["test/core/**/*.test.ts", "test/node/**/*.test.ts", "test/agent/**/*.test.ts", "test/faults/**/*.test.ts", "test/behaviour/node.test.ts"],
+          include: ["test/core/**/*.test.ts", "test/node/**/*.test.ts", "test/agent/**/*.test.ts", "test/faults/**/*.test.ts", "test/workerd/**/*.test.ts", "test/behaviour/node.test.ts"],
           environment: "node",
           testTimeout: 30_000,
           hookTimeout: 30_000,

@@ -1,24 +1,12 @@
-import { requestHeaders, responseHeaders } from "../core/proxy/headers.ts";
+import { editRequestHeaders, responseHeadersToDrop } from "../core/proxy/headers.ts";
 import { FAILURES, Trip, type FailureKind } from "../core/proxy/retry.ts";
 import { upstreamUrl } from "../core/proxy/target.ts";
 import { NONE, pickOrigin } from "../core/select/index.ts";
 import type { Config } from "../core/config/schema.ts";
 import type { EdgeEnv } from "../durable/config.ts";
-import { failureOf, HeaderTimeout, TotalDeadline } from "./errors.ts";
+import { failureOf } from "./errors.ts";
 import type { EdgePool } from "./pool.ts";
-
-/** Flattens Web Headers to [name, value, ...] for core's header rules. */
-function flat(h: Headers): string[] {
-  const out: string[] = [];
-  h.forEach((v, k) => out.push(k, v));
-  return out;
-}
-
-function toHeaders(raw: string[]): Headers {
-  const h = new Headers();
-  for (let i = 0; i < raw.length; i += 2) h.append(raw[i], raw[i + 1]);
-  return h;
-}
+import { STRIPPED_ON_WIRE } from "./wire.ts";
 
 function ourError(status: number, text: string, extra?: Record<string, string>): Response {
   return new Response(`${text}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...extra } });
@@ -33,17 +21,17 @@ export async function forwardAtEdge(
   config: Config,
   pool: EdgePool,
   req: Request,
+  url: URL,
   env: EdgeEnv,
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<Response> {
-  const url = new URL(req.url);
-  const host = req.headers.get("host") ?? url.host;
-  const peer = req.headers.get("cf-connecting-ip") ?? "";
-  let headers: Headers;
+  // the client's headers copied natively and edited in place (core's rules on a Web Headers); the
+  // client's own X-Forwarded-* are never trusted at the edge: CF-Connecting-IP is the peer
+  const headers = new Headers(req.headers);
+  const host = headers.get("host") ?? url.host;
+  const peer = headers.get("cf-connecting-ip") ?? "";
   try {
-    // the client's own X-Forwarded-* are never trusted at the edge: CF-Connecting-IP is the peer
-    const raw = requestHeaders(flat(req.headers), { peer, proto: url.protocol.slice(0, -1), host, trusted: false }, config.forwardFor);
-    headers = toHeaders(raw);
+    editRequestHeaders(headers, { peer, proto: url.protocol === "https:" ? "https" : "http", host }, config.forwardFor);
     for (const name of CF_ONLY) headers.delete(name);
   } catch (e) {
     return ourError(400, `Bad Request: ${(e as Error).message}`, { connection: "close" });
@@ -81,23 +69,23 @@ export async function forwardAtEdge(
       trip.start(i);
       oc.tries++;
       pool.inflight[i]++;
-      const ac = new AbortController();
       // timeouts.header "0" = no header timeout (as undici's headersTimeout 0 on the Node build);
-      // the total deadline, when there is one, still bounds the try
+      // the total deadline, when there is one, still bounds the try. AbortSignal.timeout is the
+      // runtime's own timer: nothing to clear, no Error built unless it fires.
       const headerMs = cfg.timeouts.header > 0 ? cfg.timeouts.header : Infinity;
       const left = deadline - Date.now();
-      const perTry = Math.min(headerMs, left);
-      const reason = left < headerMs ? new TotalDeadline() : new HeaderTimeout();
-      const timer = perTry === Infinity ? null : setTimeout(() => ac.abort(reason), Math.max(0, perTry));
+      const byTotal = left < headerMs;
+      const perTry = byTotal ? left : headerMs;
+      const signal = perTry === Infinity ? undefined : AbortSignal.timeout(Math.max(0, perTry));
       let res: Response;
       try {
-        res = await fetch(upstreamUrl(cfg.origins[i].url, path), { method: req.method, headers, body, redirect: "manual", signal: ac.signal });
+        res = await fetch(upstreamUrl(cfg.origins[i].url, path), { method: req.method, headers, body, redirect: "manual", signal });
       } catch (e) {
-        clearTimeout(timer);
         pool.inflight[i]--;
+        const aborted = signal?.aborted === true;
         // the total deadline came first: the exchange is over, and the origin is not charged (as on Node)
-        if (ac.signal.aborted && ac.signal.reason instanceof TotalDeadline) return count(pool, ourError(504, "Gateway Timeout: total deadline reached"));
-        const kind = failureOf(e, ac.signal.aborted);
+        if (aborted && byTotal) return count(pool, ourError(504, "Gateway Timeout: total deadline reached"));
+        const kind = failureOf(e, aborted);
         oc.failures[kind]++;
         pool.outcome(env, waitUntil, i, FAILURES[kind].outcome);
         last = kind;
@@ -110,7 +98,6 @@ export async function forwardAtEdge(
         if (d.delayMs) await new Promise((r) => setTimeout(r, d.delayMs));
         continue;
       }
-      clearTimeout(timer);
       const d = trip.status(res.status);
       if (d.retry) {
         pool.inflight[i]--;
@@ -122,30 +109,21 @@ export async function forwardAtEdge(
         continue;
       }
       const status = res.status;
-      const init = { status, statusText: res.statusText, headers: toHeaders(responseHeaders(flat(res.headers))) };
-      // as on the Node build, the exchange is counted when the body has ended: a complete response
-      // counts its status, a broken one is a body-error against the origin, a client that left
-      // counts as such, and the try holds its in-flight slot until then
-      const settle = (how: BodyEnd) => {
-        pool.inflight[i]--;
-        if (how === "done") {
-          pool.outcome(env, waitUntil, i, status >= 500 ? "5xx" : "success");
-          oc.status[(status / 100) | 0]++;
-          pool.counters.status[(status / 100) | 0]++;
-        } else if (how === "origin") {
-          oc.failures["body-error"]++;
-          pool.outcome(env, waitUntil, i, FAILURES["body-error"].outcome);
-        } else if (how === "client") oc.clientAborts++;
-      };
-      if (!res.body) {
-        settle("done");
-        return new Response(null, init);
+      // the origin's response goes back as it is unless a hop-by-hop header has to come off
+      const drop = responseHeadersToDrop(res.headers, STRIPPED_ON_WIRE);
+      let headersOut = res.headers;
+      if (drop !== null) {
+        headersOut = new Headers(res.headers);
+        for (const name of drop) headersOut.delete(name);
       }
-      if (watch) return new Response(pipeBody(res.body, deadline, waitUntil, settle), init);
+      if (res.body && watch) {
+        const body = pipeBody(res.body, deadline, waitUntil, (how) => settle(pool, env, waitUntil, i, status, how));
+        return new Response(body, { status, statusText: res.statusText, headers: headersOut });
+      }
       // the fast path (default): the body passes through untouched; a break still reaches the
       // client as a cut response, but is not charged to the origin here
-      settle("done");
-      return new Response(res.body, init);
+      settle(pool, env, waitUntil, i, status, "done");
+      return drop === null ? res : new Response(res.body, { status, statusText: res.statusText, headers: headersOut });
     }
   } finally {
     trip.end();
@@ -154,6 +132,24 @@ export async function forwardAtEdge(
 
 /** Cloudflare's own request headers, not forwarded to origins. */
 const CF_ONLY: ReadonlySet<string> = new Set(["cf-connecting-ip", "cf-ipcountry", "cf-ray", "cf-visitor", "cf-worker", "cdn-loop", "x-real-ip"]);
+
+/**
+ * As on the Node build, the exchange is counted when the body has ended: a complete response counts
+ * its status, a broken one is a body-error against the origin, a client that left counts as such,
+ * and the try holds its in-flight slot until then.
+ */
+function settle(pool: EdgePool, env: EdgeEnv, waitUntil: (p: Promise<unknown>) => void, i: number, status: number, how: BodyEnd): void {
+  const oc = pool.counters.origins[i];
+  pool.inflight[i]--;
+  if (how === "done") {
+    pool.outcome(env, waitUntil, i, status >= 500 ? "5xx" : "success");
+    oc.status[(status / 100) | 0]++;
+    pool.counters.status[(status / 100) | 0]++;
+  } else if (how === "origin") {
+    oc.failures["body-error"]++;
+    pool.outcome(env, waitUntil, i, FAILURES["body-error"].outcome);
+  } else if (how === "client") oc.clientAborts++;
+}
 
 /** How a streamed response body ended: complete, broken by the origin, the client left, the total deadline. */
 type BodyEnd = "done" | "origin" | "client" | "deadline";

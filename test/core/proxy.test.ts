@@ -5,6 +5,8 @@ import {
   CONNECTION_FORBIDDEN,
   HOP_BY_HOP,
   HeaderError,
+  editRequestHeaders,
+  responseHeadersToDrop,
   isTrusted,
   requestHeaders,
   responseHeaders,
@@ -523,5 +525,68 @@ describe("RetryBudget", () => {
     expect(a.failed("connect-refused").retry).toBe(true);
     b.end();
     expect(budget.retrying).toBe(1);
+  });
+});
+
+/* ------------------------------------------------------------------------------------------ */
+/* the same rules on a Web Headers (the edge)                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+describe("editRequestHeaders / responseHeadersToDrop (Web Headers, the edge)", () => {
+  /** Request header lists to run through both implementations: they must agree on every one. */
+  const INPUTS: string[][] = [
+    ["Host", "shop.example", "Accept", "*/*"],
+    ["Host", "h", ...HOP],
+    ["Host", "h", "Connection", "x-foo, X-Bar", "X-Foo", "1", "x-bar", "2", "X-Baz", "3"],
+    ["Host", "h", "Expect", "100-continue", "Content-Length", "3"],
+    ["Host", "shop.example", "X-Forwarded-For", "6.6.6.6", "x-forwarded-for", "7.7.7.7", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example", "Forwarded", "for=6.6.6.6", "Accept", "*/*"],
+    ["Host", "h", "Cookie", "a=1", "Accept", "text/html", "Accept", "application/json"],
+  ];
+  const CLIENTS = [client(), client({ proto: "https", host: "Shop.Example:8443" }), client({ peer: "2001:db8::1" }), client({ peer: "" }), client({ host: "" })];
+
+  /** requestHeaders' output as a Web Headers would hold it (names lower-cased, repeats joined). */
+  const asHeaders = (raw: string[]) => {
+    const h = new Headers();
+    for (let i = 0; i < raw.length; i += 2) h.append(raw[i], raw[i + 1]);
+    return [...h];
+  };
+
+  for (const [k, input] of INPUTS.entries()) {
+    for (const fwd of [OFF, XFF, ALL]) {
+      it(`input ${k}, forwardFor ${JSON.stringify(fwd)}: the same headers as requestHeaders`, () => {
+        for (const c of CLIENTS) {
+          const h = asHeaders(input);
+          const edited = new Headers(h);
+          editRequestHeaders(edited, c, fwd);
+          expect([...edited]).toEqual(asHeaders(requestHeaders(input, c, fwd)));
+        }
+      });
+    }
+  }
+
+  it("Connection naming Host, Content-Length, Transfer-Encoding or Authorization throws HeaderError, as requestHeaders does", () => {
+    for (const name of CONNECTION_FORBIDDEN) {
+      const raw = ["Host", "h", "Connection", `keep-alive, ${name.toUpperCase()}`];
+      expect(() => requestHeaders(raw, client(), XFF)).toThrow(HeaderError);
+      expect(() => editRequestHeaders(new Headers(asHeaders(raw)), client(), XFF)).toThrow(HeaderError);
+    }
+  });
+
+  const WIRE = new Set(["connection", "keep-alive", "te", "trailer", "upgrade", "transfer-encoding"]);
+  it("a response whose only hop-by-hop headers are ones the runtime strips on the wire needs no copy", () => {
+    expect(responseHeadersToDrop(new Headers([["content-type", "text/html"]]), WIRE)).toBeNull();
+    expect(responseHeadersToDrop(new Headers([["connection", "keep-alive"], ["keep-alive", "timeout=5"]]), WIRE)).toBeNull();
+    // the same without a runtime that strips anything: everything hop-by-hop must come off
+    expect(responseHeadersToDrop(new Headers([["connection", "keep-alive"], ["keep-alive", "timeout=5"]]), new Set())).toEqual(["connection", "keep-alive"]);
+  });
+
+  it("Proxy-* or a Connection-listed header forces the copy, and then every hop-by-hop header present is dropped", () => {
+    const h = new Headers([["connection", "x-secret"], ["x-secret", "1"], ["keep-alive", "timeout=7"], ["proxy-authenticate", "Basic"], ["x-kept", "yes"]]);
+    const drop = responseHeadersToDrop(h, WIRE)!;
+    expect(drop.sort()).toEqual(["connection", "keep-alive", "proxy-authenticate", "x-secret"]);
+    // the names dropped are exactly those responseHeaders leaves out
+    const kept = [...h].filter(([n]) => !drop.includes(n)).flat();
+    expect(kept).toEqual(responseHeaders([...h].flat()));
+    expect(responseHeadersToDrop(new Headers([["proxy-connection", "keep-alive"]]), WIRE)).toEqual(["proxy-connection"]);
   });
 });

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../worker/index.ts";
 import { sign } from "../../core/agent/sign.ts";
 import type { HealthObject } from "../../durable/health-object.ts";
+import type { EdgeEnv } from "../../durable/config.ts";
 import { origin } from "./helpers.ts";
 
 /** Example agent key for tests only; production keys come from `wrangler secret put`. */
@@ -18,17 +19,17 @@ function variant(edge: Record<string, string>) {
   const cfg = structuredClone(base);
   cfg.edge = edge;
   for (const o of cfg.pools.webfarm.origins) if (o.name === "a") o.agentKeys = ["EDGELB_AGENT_KEY_A"];
-  return { ...env, EDGELB_CONFIG: JSON.stringify(cfg), EDGELB_AGENT_KEY_A: EXAMPLE_AGENT_KEY } as typeof env;
+  return { ...env, EDGELB_CONFIG: JSON.stringify(cfg), EDGELB_AGENT_KEY_A: EXAMPLE_AGENT_KEY } as unknown as EdgeEnv;
 }
 
-async function call(e: typeof env, path: string, init?: RequestInit, host = "lb.test") {
+async function call(e: EdgeEnv, path: string, init?: RequestInit, host = "lb.test") {
   const ctx = createExecutionContext();
   const res = await worker.fetch(new Request(`http://${host}${path}`, init), e, ctx);
   const body = await res.text();
   return { status: res.status, body, origin: res.headers.get("x-origin"), done: waitOnExecutionContext(ctx) };
 }
 
-async function stats(e: typeof env, pool = "webfarm") {
+async function stats(e: EdgeEnv, pool = "webfarm") {
   const r = await call(e, "/__edgelb/stats?format=json", { headers: { authorization: "Bearer test-stats-token" } });
   expect(r.status).toBe(200);
   return (JSON.parse(r.body).pools as { name: string; durableObjectCalls: Record<string, number>; origins: { name: string; weight: { effective: number } }[] }[]).find((p) => p.name === pool)!;
@@ -108,7 +109,7 @@ describe("edge: agent reports and admin actions", () => {
       v: 1, pool: "webfarm", origin: "a", seq: ++seq, ts: Date.now(), interval: 1000, health: "up", admin: "ready", weightPct: 100,
       readings: { loadPerCpu: 0.2, cpus: 2, memAvailablePct: 60, swapInPerSec: 0, psi: null, app: { status: 200, ms: 3 } }, ...over,
     });
-  async function post(e: typeof env, body: string, key = EXAMPLE_AGENT_KEY, id = crypto.randomUUID(), ts = Math.floor(Date.now() / 1000)) {
+  async function post(e: EdgeEnv, body: string, key = EXAMPLE_AGENT_KEY, id = crypto.randomUUID(), ts = Math.floor(Date.now() / 1000)) {
     const headers = await sign(key, id, ts, body);
     return call(e, "/__edgelb/agent", { method: "POST", body, headers: { ...headers, "content-type": "application/json" } });
   }
