@@ -1,4 +1,4 @@
-import { editRequestHeaders, responseHeadersToDrop } from "../core/proxy/headers.ts";
+import { editRequestHeaders, responseDropper } from "../core/proxy/headers.ts";
 import { FAILURES, Trip, type FailureKind } from "../core/proxy/retry.ts";
 import { upstreamUrl } from "../core/proxy/target.ts";
 import { NONE, pickOrigin } from "../core/select/index.ts";
@@ -110,7 +110,7 @@ export async function forwardAtEdge(
       }
       const status = res.status;
       // the origin's response goes back as it is unless a hop-by-hop header has to come off
-      const drop = responseHeadersToDrop(res.headers, STRIPPED_ON_WIRE);
+      const drop = dropOnResponse(res.headers);
       let headersOut = res.headers;
       if (drop !== null) {
         headersOut = new Headers(res.headers);
@@ -129,6 +129,9 @@ export async function forwardAtEdge(
     trip.end();
   }
 }
+
+/** Core's response rule, knowing what workerd strips itself (worker/wire.ts). */
+const dropOnResponse = responseDropper(STRIPPED_ON_WIRE);
 
 /** Cloudflare's own request headers, not forwarded to origins. */
 const CF_ONLY: ReadonlySet<string> = new Set(["cf-connecting-ip", "cf-ipcountry", "cf-ray", "cf-visitor", "cf-worker", "cdn-loop", "x-real-ip"]);

@@ -160,20 +160,24 @@ export function editRequestHeaders(h: Headers, client: Omit<ClientInfo, "trusted
 }
 
 /**
- * The response rule on a Web `Headers`: the names to remove (hop-by-hop and Connection-listed ones
- * present), or null when the response can go on untouched: none is present, or every one present
- * is in `strippedOnWire`, the names the runtime's own HTTP server removes when it writes a
- * response (workerd drops Connection, Keep-Alive, TE, Trailer, Upgrade, Transfer-Encoding).
+ * The response rule on a Web `Headers`, for a runtime whose HTTP server removes some hop-by-hop
+ * headers itself when it writes a response (`strippedOnWire`; workerd drops Connection, Keep-Alive,
+ * TE, Trailer, Upgrade, Transfer-Encoding). The function returned gives the names to remove (every
+ * hop-by-hop and Connection-listed one present), or null when the response can go on untouched:
+ * none is present, or only ones the runtime strips. It asks the Headers only about the names the
+ * runtime leaves, so the common answer (null) costs a few calls.
  */
-export function responseHeadersToDrop(h: Headers, strippedOnWire: ReadonlySet<string>): string[] | null {
-  let out: string[] | null = null;
-  let needed = false;
-  for (const name of HOP_BY_HOP) if (h.has(name)) ((out ??= []).push(name), (needed ||= !strippedOnWire.has(name)));
-  const conn = h.get("connection");
-  if (conn !== null) {
-    for (const t of connectionTokens(["connection", conn])) if (!HOP_BY_HOP.has(t) && h.has(t)) ((out ??= []).push(t), (needed = true));
-  }
-  return needed ? out : null;
+export function responseDropper(strippedOnWire: ReadonlySet<string>): (h: Headers) => string[] | null {
+  const mustGo = [...HOP_BY_HOP].filter((n) => !strippedOnWire.has(n));
+  return (h) => {
+    const conn = h.get("connection");
+    const listed = conn === null ? [] : connectionTokens(["connection", conn]).filter((t) => !HOP_BY_HOP.has(t));
+    if (!mustGo.some((name) => h.has(name)) && !listed.some((t) => h.has(t))) return null;
+    const out: string[] = [];
+    for (const name of HOP_BY_HOP) if (h.has(name)) out.push(name);
+    for (const t of listed) if (h.has(t)) out.push(t);
+    return out;
+  };
 }
 
 /** RFC 7239 §4: a value that is not a token must be a quoted string. */
