@@ -5,12 +5,13 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Config } from "../core/config/schema.ts";
 import { poolStats } from "../core/stats/model.ts";
 import { createRouter } from "../core/proxy/route.ts";
+import { controlTarget, headOverflowStatus, MAX_HEADER_FIELDS, validateRequest } from "../core/proxy/validate.ts";
 import { controlApp } from "../app/control.ts";
 import { AgentLedger } from "../core/agent/ingest.ts";
 import { Checker } from "./checks.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { PoolRuntime } from "./pool.ts";
-import { forward, reply } from "./proxy.ts";
+import { closingSockets, forward, reply } from "./proxy.ts";
 
 /** Statuses for what Node's parser refuses before a request exists (RFC 9112 errors). */
 const PARSE_ERRORS: Record<string, [number, string]> = {
@@ -50,10 +51,24 @@ export class Balancer {
       (req, res) => this.handle(req, res),
     );
     if (config.client.maxConnections > 0) this.server.maxConnections = config.client.maxConnections;
-    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    // past this many header lines Node's parser fails with HPE_HEADER_OVERFLOW (431); left at its
+    // default (2000) 150 fields would pass, where HAProxy stops at 101
+    this.server.maxHeadersCount = MAX_HEADER_FIELDS;
+    this.server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: number }, socket: Socket) => {
       if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
-      const [status, text] = PARSE_ERRORS[err.code ?? ""] ?? [400, "Bad Request"];
+      // bytes pipelined behind a request we refused: our answer is on its way, then the close
+      if (closingSockets.has(socket)) return;
+      let [status, text] = PARSE_ERRORS[err.code ?? ""] ?? [400, "Bad Request"];
+      // Node has one limit for the whole head: a request line that alone passes it is a 414
+      if (err.code === "HPE_HEADER_OVERFLOW" && err.rawPacket && headOverflowStatus(err.rawPacket, err.bytesParsed ?? err.rawPacket.length) === 414) {
+        [status, text] = PARSE_ERRORS.HPE_URI_TOO_LONG;
+      }
       socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    });
+    // without a listener Node drops a CONNECT without a word; we answer it like any refused request
+    this.server.on("connect", (_req: IncomingMessage, socket: Socket) => {
+      socket.on("error", () => {});
+      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
     });
     this.control = this.buildControl();
     this.applyPools(config, true);
@@ -81,11 +96,15 @@ export class Balancer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    // pipelined behind a refused request: never answered, never forwarded; the socket closes
+    if (closingSockets.has(req.socket)) return;
     if (this.closing) res.setHeader("connection", "close");
-    const url = req.url ?? "";
-    if (url.startsWith(this.config.prefix) && (url.length === this.config.prefix.length || "/?".includes(url[this.config.prefix.length]))) {
-      return this.control(req, res);
-    }
+    // before anything else, the control routes included: framing, Host, header count
+    const v = validateRequest(req);
+    if (!v.ok) return reply(res, v.status, `${v.status === 431 ? "Request Header Fields Too Large" : v.status === 414 ? "URI Too Long" : "Bad Request"}: ${v.reason}`, true);
+    const where = controlTarget(req.url ?? "", this.config.prefix);
+    if (where === "control") return this.control(req, res);
+    if (where === "lookalike") return reply(res, 404, "Not Found");
     this.inflight++;
     res.once("close", () => this.done());
     try {

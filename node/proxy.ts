@@ -18,12 +18,19 @@ class Stop extends Error {
   }
 }
 
+/**
+ * Connections we answered with a close: Node's parser goes on reading what the client pipelined
+ * behind the refused request, and none of it may be answered or forwarded (the balancer checks).
+ */
+export const closingSockets = new WeakSet<object>();
+
 /** Sends a short error response of our own, optionally closing the connection. */
 export function reply(res: ServerResponse, status: number, text: string, close = false, extra?: Record<string, string>): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
+  if (close && res.socket) closingSockets.add(res.socket);
   const body = `${text}\n`;
   res.writeHead(status, {
     "content-type": "text/plain; charset=utf-8",
@@ -36,20 +43,13 @@ export function reply(res: ServerResponse, status: number, text: string, close =
   if (close) res.once("finish", () => res.socket?.destroySoon());
 }
 
-/** Duplicate Host headers are a smuggling vector; Node keeps only the first, so count them in rawHeaders. */
-function hostCount(raw: string[]): number {
-  let n = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === "host") n++;
-  return n;
-}
-
 /**
- * Forwards one request: route -> validate -> (buffer a small body) -> pick -> dispatch -> stream
- * back; retries and redispatches as core's Trip decides. Never throws.
+ * Forwards one request whose head passed core/proxy/validate.ts (the balancer checks it first):
+ * target -> headers -> (buffer a small body) -> pick -> dispatch -> stream back; retries and
+ * redispatches as core's Trip decides. Never throws.
  */
 export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage, res: ServerResponse): void {
   const host = req.headers.host ?? "";
-  if (hostCount(req.rawHeaders) > 1) return reply(res, 400, "Bad Request: more than one Host header", true);
   const target = upstreamTarget(req.url ?? "", host);
   if (!target.ok) return reply(res, 400, `Bad Request: ${target.reason}`, true);
   const peer = req.socket.remoteAddress ?? "";
