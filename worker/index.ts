@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { Config } from "../core/config/schema.ts";
 import { createRouter } from "../core/proxy/route.ts";
+import { controlTarget } from "../core/proxy/validate.ts";
 import { edgeWarnings } from "../core/config/edge.ts";
 import { formatIssue } from "../core/config/parse.ts";
 import { poolStats } from "../core/stats/model.ts";
@@ -75,8 +76,11 @@ export default {
       return new Response(`edgelb: ${(e as Error).message}\n`, { status: 500, headers: { "content-type": "text/plain; charset=utf-8" } });
     }
     const url = new URL(req.url);
-    const prefix = iso.config.prefix;
-    if (url.pathname === prefix || url.pathname.startsWith(`${prefix}/`)) return iso.control.fetch(req, env, ctx);
+    // as on the Node build: another spelling of a control path ("//__edgelb/admin", "%2e%2e",
+    // "/__EDGELB") is answered 404, never forwarded with the credentials sent to us
+    const where = controlTarget(url.pathname, iso.config.prefix);
+    if (where === "control") return iso.control.fetch(req, env, ctx);
+    if (where === "lookalike") return new Response("Not Found\n", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
     const pool = iso.pools.get(iso.route(req.headers.get("host") ?? url.host))!;
     return forwardAtEdge(iso.config, pool, req, url, env, (p) => ctx.waitUntil(p));
   },

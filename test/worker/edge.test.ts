@@ -168,6 +168,29 @@ describe("edge: agent reports and admin actions", () => {
   });
 });
 
+describe("edge: control paths", () => {
+  it("another spelling of a control path is answered 404 and never forwarded with its credentials; the admin state is unchanged", async () => {
+    const e = variant({ snapshotTtl: "300ms" });
+    const a = origin("a"), b = origin("b");
+    const auth = { authorization: "Bearer test-admin-token", "x-request-id": "lookalike" };
+    for (const path of ["//__edgelb/admin/webfarm/b/maint", "/__EDGELB/admin/webfarm/b/maint", "/__edgelb/%61dmin/webfarm/b/maint", "//__edgelb/stats"]) {
+      const r = await call(e, path, { method: "POST", headers: auth });
+      expect([path, r.status]).toEqual([path, 404]);
+      await r.done;
+    }
+    // dot segments, "%2e%2e" included, are resolved by the runtime's URL parser before the Worker
+    // sees the request: these are control requests, and without credentials they are refused
+    for (const path of ["/%2e%2e/__edgelb/admin/webfarm/b/maint", "/x/../__edgelb/admin/webfarm/b/maint", "/x/%2e%2e/__edgelb/admin/webfarm/b/maint"]) {
+      const r = await call(e, path, { method: "POST", headers: { "x-request-id": "lookalike" } });
+      expect([path, r.status]).toEqual([path, 401]);
+      await r.done;
+    }
+    const seen = [...(await a.log()), ...(await b.log())].filter((l) => l.id === "lookalike");
+    expect(seen).toEqual([]);
+    expect((await stub().snapshot("webfarm", 0))!.origins[1].admin).toBe("ready");
+  });
+});
+
 describe("edge: response bodies", () => {
   it("by default a body passes through untouched: a break mid-body cuts the client's response, the origin is not charged", async () => {
     const e = variant({ snapshotTtl: "5s" });
