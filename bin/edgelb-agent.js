@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// The origin agent CLI (edgelb-agent --config agent.json). Runs the TypeScript sources directly
-// (Node >= 22.18 strips types natively); NODE_COMPILE_CACHE keeps the stripped code between starts.
-import { main } from "../origin-agent/cli.ts";
+// The edgelb-agent CLI. Runs the bundle `npm run build:node` writes (dist-node/edgelb-agent.mjs, one file:
+// it starts in a fraction of the time the sources take, and on any Node >= 22), or the TypeScript
+// sources when there is no bundle or EDGELB_FROM_SOURCE=1 (Node >= 22.18 strips types natively).
+// The compile cache keeps V8's compiled code between starts.
+import { existsSync } from "node:fs";
+import module from "node:module";
+
+module.enableCompileCache?.();
+const bundle = new URL("../dist-node/edgelb-agent.mjs", import.meta.url);
+const { main } = process.env.EDGELB_FROM_SOURCE !== "1" && existsSync(bundle) ? await import(bundle.href) : await import("../origin-agent/cli.ts");
 
 main(process.argv.slice(2)).catch((e) => {
   process.stderr.write(`edgelb-agent: ${e?.stack ?? e}\n`);

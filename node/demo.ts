@@ -10,7 +10,9 @@ const ORIGINS = [
 
 /** Starts a demo origin as its own process (so a newcomer can kill it) and waits until it listens. */
 function startOrigin(name: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL("./demo-origin.ts", import.meta.url)), name, String(port)], {
+  // next to this module: demo-origin.ts in the sources, demo-origin.mjs in the bundle (dist-node/)
+  const file = new URL(import.meta.url.endsWith(".mjs") ? "./demo-origin.mjs" : "./demo-origin.ts", import.meta.url);
+  const child = spawn(process.execPath, [fileURLToPath(file), name, String(port)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   return new Promise((resolve, reject) => {
