@@ -1,7 +1,10 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 import { TEST_SECRETS, testConfig } from "./test/behaviour/config.ts";
 import "./test/worker/provided-context.ts";
+
+/** The fault kit and the fault scenarios G1-G13 of issue 6 (test/faults/g*.test.ts). */
+const FAULT_SCENARIOS = ["test/faults/g[0-9]*.test.ts", "test/faults/kit/**/*.test.ts"];
 
 export default defineConfig({
   test: {
@@ -10,7 +13,20 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/core/**/*.test.ts", "test/node/**/*.test.ts", "test/agent/**/*.test.ts", "test/faults/**/*.test.ts", "test/workerd/**/*.test.ts", "test/behaviour/node.test.ts"],
+          exclude: [...configDefaults.exclude, ...FAULT_SCENARIOS],
           environment: "node",
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: "faults",
+          include: FAULT_SCENARIOS,
+          environment: "node",
+          // load scenarios with timing bounds (p99, deadlines) on a 2-CPU machine: one file at a time, in the
+          // sequential group that runs after the parallel projects, so no other test file shares the CPUs
+          fileParallelism: false,
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },

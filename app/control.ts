@@ -3,7 +3,7 @@ import type { AuthConfig, Config } from "../core/config/schema.ts";
 import { authorized, isLoopback, type SecretLookup } from "../core/auth/index.ts";
 import { checkReport, MAX_REPORT_BYTES, type Verdict } from "../core/agent/ingest.ts";
 import type { AdminState } from "../core/health/state.ts";
-import type { PoolStats } from "../core/stats/model.ts";
+import type { BalancerStats } from "../core/stats/model.ts";
 import { renderStatsHtml } from "../core/stats/html.ts";
 
 /** An admin change for one origin. */
@@ -19,7 +19,7 @@ export interface ControlDeps {
   /** The client's address as the runtime sees it. */
   peer(c: Context): string;
   /** The stats model of every pool, now. */
-  stats(): { build: string; startedAt: number; pools: PoolStats[] };
+  stats(): BalancerStats;
   /** Applies a report whose signature and schema were checked: the runtime's ledger decides on id and seq. */
   applyAgent(v: Extract<Verdict, { status: 200 }>): Promise<{ status: 200 | 401 | 409; problem?: string }>;
   /** Applies an admin change; false when the pool or origin does not exist. */
@@ -108,6 +108,9 @@ export function controlApp(deps: ControlDeps): Hono {
     deps.log?.({ event: "admin", pool, origin, ...change, peer: deps.peer(c) });
     return c.json({ ok: true, pool, origin, ...change });
   });
+
+  // any other method on an admin path: 405 naming the one that works, and no side effect
+  app.all("/admin/:pool/:origin/:action", (c) => c.text("Method Not Allowed: the admin API takes POST\n", 405, { allow: "POST" }));
 
   app.all("*", (c) => c.text("Not Found\n", 404));
   return app;

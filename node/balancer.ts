@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Config } from "../core/config/schema.ts";
-import { poolStats } from "../core/stats/model.ts";
+import { poolStats, type BalancerStats, type ReloadStats } from "../core/stats/model.ts";
 import { createRouter } from "../core/proxy/route.ts";
 import { controlTarget, headOverflowStatus, MAX_HEADER_FIELDS, validateRequest } from "../core/proxy/validate.ts";
 import { controlApp } from "../app/control.ts";
@@ -26,6 +26,8 @@ export class Balancer {
   readonly log: Logger;
   readonly server: http.Server;
   readonly startedAt = Date.now();
+  /** Config reloads since start (SIGHUP), on the stats: a refused file says why. */
+  private readonly reloads: ReloadStats = { applied: 0, refused: 0, last: null };
   private pools = new Map<string, PoolRuntime>();
   private checkers = new Map<string, Checker>();
   private router: (host: string | undefined) => string = () => "";
@@ -154,13 +156,21 @@ export class Balancer {
   }
 
   /** The stats model of every pool. */
-  stats() {
+  stats(): BalancerStats {
     const now = Date.now();
     return {
       build: `edgelb (node ${process.version})`,
       startedAt: this.startedAt,
       pools: [...this.pools].map(([name, p]) => poolStats(name, p.cfg, p.health.state, p.counters, now)),
+      reload: this.reloads,
     };
+  }
+
+  /** A config file that could not be used on reload: the running config keeps serving; said in the log and on the stats. */
+  reloadRefused(file: string, problems: string[]): void {
+    this.log.error({ event: "reload-refused", file, problems, note: "the running config keeps serving" });
+    this.reloads.refused++;
+    this.reloads.last = { at: Date.now(), ok: false, file, problems };
   }
 
   /** Builds pools for `config`; a pool whose config did not change keeps its runtime and counters. */
@@ -194,7 +204,9 @@ export class Balancer {
   }
 
   /** Swaps in a new, already validated config (SIGHUP). Listen address changes need a restart. */
-  reload(config: Config): void {
+  reload(config: Config, file = ""): void {
+    this.reloads.applied++;
+    this.reloads.last = { at: Date.now(), ok: true, file, problems: [] };
     if (config.listen.host !== this.config.listen.host || config.listen.port !== this.config.listen.port) {
       this.log.warn({ event: "reload", note: "listen address changes take effect on restart only" });
     }

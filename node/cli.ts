@@ -4,12 +4,14 @@ import { formatIssue, parseConfigText, type ParseResult } from "../core/config/p
 import { edgeWarnings } from "../core/config/edge.ts";
 import { Balancer } from "./balancer.ts";
 import { runDemo } from "./demo.ts";
+import { importHaproxyCommand } from "./import-haproxy.ts";
 
 const USAGE = `usage:
   edgelb serve --config edgelb.json    run the balancer (SIGHUP reloads, SIGTERM stops gracefully)
   edgelb check --config edgelb.json    validate a config: exit 0, or 1 with one line per problem
   edgelb demo                          two demo origins and a balancer on 127.0.0.1:8080
-  edgelb import-haproxy haproxy.cfg    print an equivalent edgelb.json (not available yet)`;
+  edgelb import-haproxy haproxy.cfg    print an equivalent edgelb.json (-o FILE to write it); unmapped
+                                       directives are named on stderr with their line`;
 
 /** Reads and validates a config file; a missing or unreadable file is one issue naming the path. */
 export function loadConfig(file: string): ParseResult {
@@ -43,10 +45,10 @@ async function serve(file: string): Promise<void> {
   process.on("SIGHUP", () => {
     const next = loadConfig(file);
     if (!next.ok) {
-      lb.log.error({ event: "reload-refused", file, problems: next.issues.map(formatIssue), note: "the running config keeps serving" });
+      lb.reloadRefused(file, next.issues.map(formatIssue));
       return;
     }
-    lb.reload(next.config);
+    lb.reload(next.config, file);
   });
   const stop = (sig: string) => {
     lb.log.info({ event: "stopping", signal: sig });
@@ -76,8 +78,9 @@ export async function main(argv: string[]): Promise<void> {
     case "demo":
       return runDemo();
     case "import-haproxy":
-      process.stderr.write("edgelb import-haproxy is not available in this version yet\n");
-      process.exit(2);
+      // exitCode, not exit(): a piped stdout is written out in full
+      process.exitCode = await importHaproxyCommand(rest, { stdout: (t) => void process.stdout.write(t), stderr: (t) => void process.stderr.write(t) });
+      return;
     case undefined:
     case "help":
     case "--help":

@@ -137,7 +137,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     if (i === NONE) {
       if (this.status >= 500 && !this.headWritten) return this.fail(this.status, `origins answered ${this.status}; none left to try`);
-      if (this.lastFailure) return this.fail(FAILURES[this.lastFailure].status, `no origin left to try after ${this.lastFailure}`);
+      if (this.lastFailure) {
+        // origins failing before the checks have marked them down: a 503 still says when to come back
+        const st = FAILURES[this.lastFailure].status;
+        const extra = st === 503 ? { "retry-after": String(Math.max(1, Math.ceil(this.pool.cfg.check.interval / 1000))) } : undefined;
+        return this.fail(st, `no origin left to try after ${this.lastFailure}`, extra);
+      }
       if (fromQueue) {
         this.pool.counters.queueTimeouts++;
         return this.fail(503, "Service Unavailable: every origin is busy", { "retry-after": "1" });
@@ -178,6 +183,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return; // 1xx informational: not forwarded
     if (this.timer) clearTimeout(this.timer);
     const d = this.trip.status(statusCode);
+    if (!d.retry && d.reason === "budget") this.pool.counters.budgetExhausted++;
     if (d.retry) {
       this.status = statusCode;
       this.retryDelay = d.delayMs;

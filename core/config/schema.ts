@@ -133,8 +133,12 @@ const passive = v.strictObject({
 const retryBudget = v.strictObject({
   /** Retries allowed as a share of requests in flight, in percent. Default 20. */
   percent: v.optional(int(0, 100), 20),
-  /** Retries always allowed at once, whatever the share. Default 3. */
-  minConcurrent: v.optional(int(0, 10_000), 3),
+  /**
+   * Retries allowed at once even when the credit is spent (Envoy's min_retry_concurrency). Default 0:
+   * with fast failures (every origin answering 503 in a millisecond) a floor of a few concurrent
+   * retries is never reached, and would let every request retry (test/faults/g09-all-503.test.ts).
+   */
+  minConcurrent: v.optional(int(0, 10_000), 0),
 });
 
 const pool = v.strictObject({

@@ -1,11 +1,11 @@
-import type { PoolStats } from "./model.ts";
+import type { BalancerStats, PoolStats } from "./model.ts";
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const COLOR: Record<string, string> = { UP: "#c0f0c0", DOWN: "#f0a0a0", DRAIN: "#a0c0f0", MAINT: "#c0c0c0", EJECTED: "#f0d090" };
 
 /** A server-rendered stats page in the spirit of HAProxy's: one row per origin, refreshes itself. */
-export function renderStatsHtml(s: { build: string; startedAt: number; pools: PoolStats[] }): string {
+export function renderStatsHtml(s: BalancerStats): string {
   const rows = (p: PoolStats) =>
     p.origins
       .map((o) => {
@@ -24,8 +24,14 @@ export function renderStatsHtml(s: { build: string; startedAt: number; pools: Po
         `<th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>retries</th><th>redisp</th><th>last check</th></tr>${rows(p)}</table>`,
     )
     .join("");
+  const last = s.reload?.last;
+  const reload = !last
+    ? ""
+    : last.ok
+      ? `<p>config reloaded ${new Date(last.at).toISOString()} (${s.reload!.applied} applied, ${s.reload!.refused} refused)</p>`
+      : `<p style="background:#f0a0a0">config reload refused ${new Date(last.at).toISOString()}, the running config keeps serving: ${esc(last.problems.join("; "))}</p>`;
   return `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<meta http-equiv="refresh" content="5"><title>edgelb stats</title><style>body{font:14px system-ui,sans-serif;margin:1em}` +
     `table{border-collapse:collapse;width:100%;overflow-x:auto;display:block}td,th{border:1px solid #999;padding:2px 6px;text-align:right;white-space:nowrap}` +
-    `td:first-child,th:first-child{text-align:left}</style></head><body><h1>edgelb</h1><p>${esc(s.build)}, up since ${new Date(s.startedAt).toISOString()}</p>${pools}</body></html>`;
+    `td:first-child,th:first-child{text-align:left}</style></head><body><h1>edgelb</h1><p>${esc(s.build)}, up since ${new Date(s.startedAt).toISOString()}</p>${reload}${pools}</body></html>`;
 }

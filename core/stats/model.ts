@@ -41,6 +41,22 @@ export interface PoolStats {
   origins: OriginStats[];
 }
 
+/** Config reloads since start (the Node build's SIGHUP): a refused one says why, here and in the log. */
+export interface ReloadStats {
+  applied: number;
+  refused: number;
+  /** The last attempt: when, whether it was applied, and each problem of a refused file (path and value). */
+  last: { at: number; ok: boolean; file: string; problems: string[] } | null;
+}
+
+/** The stats of a whole balancer (what /stats renders). `reload` only where config reloads exist. */
+export interface BalancerStats {
+  build: string;
+  startedAt: number;
+  pools: PoolStats[];
+  reload?: ReloadStats;
+}
+
 const classes = (a: readonly number[]) => ({ "1xx": a[1], "2xx": a[2], "3xx": a[3], "4xx": a[4], "5xx": a[5] });
 
 /** HAProxy-style state label. */

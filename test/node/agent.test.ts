@@ -431,10 +431,10 @@ describe("admin API (Node build)", () => {
       await refused(() => send(b.url, { method: "POST", path: "/__edgelb/admin/webfarm/web99/drain" }), 401);
     });
 
-    it("GET or HEAD on an admin path -> 404, nothing changes", async () => {
+    it("GET or HEAD on an admin path -> 405 (Allow: POST), nothing changes", async () => {
       for (const method of ["GET", "HEAD"]) {
-        await refused(() => admin(b, "webfarm/web01/drain", { method }), 404);
-        await refused(() => admin(b, "webfarm/web01/maint", { method }), 404);
+        await refused(() => admin(b, "webfarm/web01/drain", { method }), 405);
+        await refused(() => admin(b, "webfarm/web01/maint", { method }), 405);
       }
     });
 

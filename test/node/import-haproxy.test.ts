@@ -108,3 +108,25 @@ describe("the imported fixture serves", () => {
     }
   });
 });
+
+describe("edgelb import-haproxy (the CLI as a process)", () => {
+  it("bin/edgelb.js import-haproxy FILE: exit 0, the JSON on stdout (it passes edgelb check), the notes on stderr", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const bin = fileURLToPath(new URL("../../bin/edgelb.js", import.meta.url));
+    const r = spawnSync(process.execPath, [bin, "import-haproxy", FIXTURE], { encoding: "utf8", timeout: 20_000 });
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out)[0]).toBe("$schema");
+    expect(parseConfig(out).ok).toBe(true);
+    expect(out.pools.webfarm.origins.map((o: { url: string }) => o.url)).toEqual(["http://192.168.1.10:80", "http://192.168.1.11:80"]);
+    expect(r.stderr).toContain(`${FIXTURE}:25: option httpclose:`);
+    // and edgelb check agrees, as a process too
+    const file = join(dir, "cli-import.json");
+    writeFileSync(file, r.stdout);
+    const check = spawnSync(process.execPath, [bin, "check", "--config", file], { encoding: "utf8", timeout: 20_000 });
+    expect(check.status).toBe(0);
+    expect(check.stdout).toContain("ok (1 pool(s), 2 origin(s))");
+    // the only remarks: the edge build cannot fetch IP addresses
+    expect(check.stderr.trimEnd().split("\n").every((l) => l.startsWith("warning (edge build only)"))).toBe(true);
+  });
+});

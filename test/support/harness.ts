@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
-import { Pool, request } from "undici";
+import { Pool, request, type Dispatcher } from "undici";
 import { parseConfig, formatIssue } from "../../core/config/parse.ts";
 import { Balancer } from "../../node/balancer.ts";
 import { memoryLogger } from "../../node/log.ts";
@@ -16,7 +16,8 @@ export interface ReqLog {
 }
 
 export type OriginMode =
-  | { mode: "ok"; delayMs?: number; status?: number; bodyBytes?: number }
+  /** `statuses`: a fixed sequence of statuses, cycled (e.g. [502, 503, 504]); otherwise `status` (200). */
+  | { mode: "ok"; delayMs?: number; status?: number; bodyBytes?: number; statuses?: number[] }
   | { mode: "hang" }
   | { mode: "close" }
   | { mode: "reset-mid-body"; bytes?: number }
@@ -151,10 +152,12 @@ export interface Result {
   headers: Record<string, string | string[] | undefined>;
 }
 
-/** One request through undici's request(); network errors come back as `error`, not thrown. */
-export async function send(url: string, opts: { method?: string; path?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Result> {
+export type RequestSpec = { method?: string; path?: string; headers?: Record<string, string>; body?: string };
+
+/** A response read to its end as a Result; a network error comes back as `error`, not thrown. */
+async function settle(pending: Promise<Dispatcher.ResponseData>): Promise<Result> {
   try {
-    const r = await request(url + (opts.path ?? "/"), { method: (opts.method ?? "GET") as "GET", headers: opts.headers, body: opts.body });
+    const r = await pending;
     const body = await r.body.text();
     return { status: r.statusCode, origin: (r.headers["x-origin"] as string) ?? null, body, error: null, headers: r.headers };
   } catch (e) {
@@ -162,12 +165,22 @@ export async function send(url: string, opts: { method?: string; path?: string; 
   }
 }
 
+/** One request through undici's request(); network errors come back as `error`, not thrown. */
+export function send(url: string, opts: RequestSpec = {}): Promise<Result> {
+  return settle(request(url + (opts.path ?? "/"), { method: (opts.method ?? "GET") as "GET", headers: opts.headers, body: opts.body }));
+}
+
+/** One request on a keep-alive pool. */
+function one(pool: Pool, o: RequestSpec): Promise<Result> {
+  return settle(pool.request({ path: o.path ?? "/", method: (o.method ?? "GET") as "GET", headers: o.headers, body: o.body }));
+}
+
 /** Sends `total` requests with `concurrency` in flight over keep-alive connections; returns every result. */
 export async function load(
   url: string,
   total: number,
   concurrency: number,
-  make: (i: number) => { method?: string; path?: string; headers?: Record<string, string>; body?: string } = () => ({}),
+  make: (i: number) => RequestSpec = () => ({}),
   onProgress?: (done: number) => void,
 ): Promise<Result[]> {
   const pool = new Pool(url, { connections: concurrency });
@@ -176,20 +189,65 @@ export async function load(
   const worker = async () => {
     while (next < total) {
       const i = next++;
-      const o = make(i);
-      try {
-        const r = await pool.request({ path: o.path ?? "/", method: (o.method ?? "GET") as "GET", headers: o.headers, body: o.body });
-        const body = await r.body.text();
-        results[i] = { status: r.statusCode, origin: (r.headers["x-origin"] as string) ?? null, body, error: null, headers: r.headers };
-      } catch (e) {
-        results[i] = { status: 0, origin: null, body: "", error: String((e as { code?: string }).code ?? e), headers: {} };
-      }
+      results[i] = await one(pool, make(i));
       onProgress?.(++done);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   await pool.close();
   return results;
+}
+
+/** A result of `paced`: when the request was due (ms after the start), how long it took, what it was. */
+export interface Timed extends Result {
+  i: number;
+  method: string;
+  id: string;
+  at: number;
+  ms: number;
+}
+
+/**
+ * Open-loop load: `rate` requests per second for `durationMs`, each due at a fixed time whatever
+ * the previous ones did (a slow balancer shows in the latency, not as a lower rate). Every request
+ * carries `x-request-id: <prefix><i>`. `onTick(elapsedMs)` runs every 10 ms (to inject faults).
+ */
+export async function paced(
+  url: string,
+  opts: { rate: number; durationMs: number; connections?: number; prefix?: string; make?: (i: number) => RequestSpec; onTick?: (elapsedMs: number) => void },
+): Promise<Timed[]> {
+  const pool = new Pool(url, { connections: opts.connections ?? 64 });
+  const total = Math.round((opts.rate * opts.durationMs) / 1000);
+  const pending: Promise<Timed>[] = [];
+  const t0 = performance.now();
+  const fire = (i: number) => {
+    const id = `${opts.prefix ?? "r"}${i}`;
+    const spec = opts.make?.(i) ?? {};
+    const method = spec.method ?? "GET";
+    const at = (i * 1000) / opts.rate;
+    const start = performance.now();
+    pending.push(one(pool, { ...spec, headers: { ...spec.headers, "x-request-id": id } }).then((r) => ({ ...r, i, method, id, at, ms: performance.now() - start })));
+  };
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const now = performance.now() - t0;
+      opts.onTick?.(now);
+      while (pending.length < total && (pending.length * 1000) / opts.rate <= now) fire(pending.length);
+      if (pending.length >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 10);
+  });
+  const results = await Promise.all(pending);
+  await pool.close();
+  return results;
+}
+
+/** The p-th percentile (0-100) of `xs` (nearest rank). */
+export function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] : NaN;
 }
 
 /** Polls `pred` every `stepMs` until it is true; returns the elapsed ms, or throws after `timeoutMs`. */

@@ -6,7 +6,7 @@ import http from "node:http";
 import type { Socket } from "node:net";
 
 type Mode =
-  | { mode: "ok"; delayMs?: number; status?: number; bodyBytes?: number }
+  | { mode: "ok"; delayMs?: number; status?: number; bodyBytes?: number; statuses?: number[] }
   | { mode: "hang" }
   | { mode: "close" }
   | { mode: "reset-mid-body"; bytes?: number }
@@ -14,11 +14,13 @@ type Mode =
 
 const [name = "origin", portArg = "0"] = process.argv.slice(2);
 let mode: Mode = { mode: "ok" };
+/** Answers given in the current mode (indexes `statuses`). */
+let answered = 0;
 const sockets = new Set<Socket>();
 const send = (m: unknown) => process.send?.(m);
 
 process.on("message", (m: { type: string } & Mode) => {
-  if (m.type === "mode") mode = m;
+  if (m.type === "mode") (mode = m), (answered = 0);
   // IPC is ordered: the pong follows every request log sent before it
   if (m.type === "ping") send({ type: "pong" });
 });
@@ -49,7 +51,8 @@ const server = http.createServer((req, res) => {
       case "ok": {
         const answer = () => {
           const text = m.bodyBytes ? "y".repeat(m.bodyBytes) : `origin ${name}${body ? ` got ${body.length} bytes` : ""}\n`;
-          res.writeHead(m.status ?? 200, { "content-type": "text/plain", "content-length": Buffer.byteLength(text), "x-origin": name });
+          const status = m.statuses?.length ? m.statuses[answered++ % m.statuses.length] : (m.status ?? 200);
+          res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(text), "x-origin": name });
           res.end(req.method === "HEAD" ? undefined : text);
         };
         if (m.delayMs) setTimeout(answer, m.delayMs);

@@ -150,7 +150,7 @@ describe("edge: agent reports and admin actions", () => {
     const auth = { authorization: "Bearer test-admin-token" };
     expect((await call(e, "/__edgelb/admin/webfarm/b/maint", { method: "POST" })).status).toBe(401);
     expect((await call(e, "/__edgelb/admin/webfarm/b/maint", { method: "POST", headers: { authorization: "Bearer wrong" } })).status).toBe(401);
-    expect((await call(e, "/__edgelb/admin/webfarm/b/maint", { headers: auth })).status).toBe(404);
+    expect((await call(e, "/__edgelb/admin/webfarm/b/maint", { headers: auth })).status).toBe(405);
     expect((await stub().snapshot("webfarm", 0))!.origins[1].admin).toBe("ready");
     expect((await call(e, "/__edgelb/admin/webfarm/nope/maint", { method: "POST", headers: auth })).status).toBe(404);
     const ok = await call(e, "/__edgelb/admin/webfarm/b/maint", { method: "POST", headers: auth });

@@ -1,0 +1,39 @@
+// G2: a dead origin gets at most 1 attempt after its first refused connect; that request is retried.
+import { afterEach, describe, expect, it } from "vitest";
+import { countBy, killOrigins, paced, poolOf, report, startBalancer, startOrigin, summary } from "./kit/index.ts";
+
+afterEach(killOrigins);
+
+describe("G2 a dead origin under load", () => {
+  it("gets at most 1 attempt after its first refused connect, and every request is served", async () => {
+    const [web01, web02] = await Promise.all([startOrigin("web01"), startOrigin("web02")]);
+    // checks every second; the first one runs within 250 ms and would take web01 out by itself, so the
+    // load starts at once: the refused connects on real traffic are what is measured here
+    const b = await startBalancer({ pools: { webfarm: poolOf([web01, web02], { check: { interval: "1s", timeout: "500ms" } }) } });
+    try {
+      await web01.kill("SIGKILL");
+      const rs = await paced(b.url, { rate: 500, durationMs: 2000, prefix: "g2-" });
+      const s = b.stats().origins;
+      const figures = {
+        requests: rs.length,
+        statuses: countBy(rs, (r) => String(r.status)),
+        triesOnDeadOrigin: s[0].tries,
+        refused: s[0].failures["connect-refused"],
+        redispatchedToWeb02: s[1].redispatches,
+        ejections: s[0].ejections,
+        latency: summary(rs),
+      };
+      report("G2", figures);
+      expect(rs.every((r) => r.status === 200 && r.origin === "web02")).toBe(true);
+      // the first refused connect ejects web01; at most one more try was already on its way
+      expect(s[0].tries).toBeGreaterThanOrEqual(1);
+      expect(s[0].tries).toBeLessThanOrEqual(2);
+      expect(s[0].failures["connect-refused"]).toBe(s[0].tries);
+      // every refused try was retried on web02
+      expect(s[1].redispatches).toBe(s[0].tries);
+      expect(s[0].ejections).toBe(1);
+    } finally {
+      await b.close();
+    }
+  });
+});
