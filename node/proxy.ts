@@ -137,19 +137,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     if (i === NONE) {
       if (this.status >= 500 && !this.headWritten) return this.fail(this.status, `origins answered ${this.status}; none left to try`);
-      if (this.lastFailure) {
-        // origins failing before the checks have marked them down: a 503 still says when to come back
-        const st = FAILURES[this.lastFailure].status;
-        const extra = st === 503 ? { "retry-after": String(Math.max(1, Math.ceil(this.pool.cfg.check.interval / 1000))) } : undefined;
-        return this.fail(st, `no origin left to try after ${this.lastFailure}`, extra);
-      }
+      if (this.lastFailure) return this.fail(FAILURES[this.lastFailure].status, `no origin left to try after ${this.lastFailure}`);
       if (fromQueue) {
         this.pool.counters.queueTimeouts++;
         return this.fail(503, "Service Unavailable: every origin is busy", { "retry-after": "1" });
       }
       this.pool.counters.noOrigin++;
-      const after = String(Math.max(1, Math.ceil(this.pool.cfg.check.interval / 1000)));
-      return this.fail(503, "Service Unavailable: no origin is available", { "retry-after": after });
+      return this.fail(503, "Service Unavailable: no origin is available");
     }
     const c = this.pool.counters.origins[i];
     if (this.trip.tried.length) {
@@ -280,9 +274,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     } else this.fail(504, "Gateway Timeout: total deadline reached");
   }
 
+  /** Our own error answer; every 503 of ours says when to come back (one check interval), as the one for "no origin" does. */
   private fail(status: number, text: string, extra?: Record<string, string>): void {
     this.count(status);
     this.finish();
+    if (status === 503 && !extra?.["retry-after"]) extra = { ...extra, "retry-after": String(Math.max(1, Math.ceil(this.pool.cfg.check.interval / 1000))) };
     reply(this.res, status, text, false, extra);
   }
 
