@@ -72,7 +72,7 @@ describe("the minimal file gets HAProxy's defaults", () => {
     expect(pool.redispatch).toBe(true);
     expect(pool.retryOn).toEqual(["conn-failure", "empty-response", "response-timeout"]);
     expect(pool.retryMethods).toEqual(["GET", "HEAD", "OPTIONS"]);
-    expect(pool.retryBudget).toEqual({ percent: 20, minConcurrent: 3 });
+    expect(pool.retryBudget).toEqual({ percent: 20, minConcurrent: 0 });
     expect(pool.timeouts).toEqual({ connect: 5000, header: 30_000, idle: 30_000, total: 0, queue: 5000 });
     expect(pool.passive).toEqual({ enabled: true, baseEjection: 5000, maxEjection: 300_000, consecutive5xx: 5 });
     expect(pool.slowStart).toBe(0);
