@@ -5,6 +5,8 @@ import { checkReport, MAX_REPORT_BYTES, type Verdict } from "../core/agent/inges
 import type { AdminState } from "../core/health/state.ts";
 import type { BalancerStats } from "../core/stats/model.ts";
 import { renderStatsHtml } from "../core/stats/html.ts";
+import { renderStatsCsv } from "../core/stats/csv.ts";
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus, type ProcessMetrics } from "../core/stats/prometheus.ts";
 
 /** An admin change for one origin. */
 export interface AdminChange {
@@ -20,11 +22,42 @@ export interface ControlDeps {
   peer(c: Context): string;
   /** The stats model of every pool, now. */
   stats(): BalancerStats;
+  /**
+   * The process_* metrics of /metrics, or null for none. Absent: read from the runtime when it is
+   * Node (the Node build); the edge passes () => null (an isolate has no process of its own).
+   */
+  processMetrics?(): ProcessMetrics | null;
   /** Applies a report whose signature and schema were checked: the runtime's ledger decides on id and seq. */
   applyAgent(v: Extract<Verdict, { status: 200 }>): Promise<{ status: 200 | 401 | 409; problem?: string }>;
   /** Applies an admin change; false when the pool or origin does not exist. */
   applyAdmin(pool: string, origin: string, change: AdminChange): Promise<boolean>;
   log?(o: Record<string, unknown>): void;
+}
+
+/** The running process's numbers when the runtime is Node, else null (feature-tested: app/ imports no node:*). */
+export function nodeProcessMetrics(): ProcessMetrics | null {
+  type NodeProcess = {
+    release?: { name?: string };
+    memoryUsage?: { (): { heapUsed: number }; rss?: () => number };
+    uptime?: () => number;
+    cpuUsage?: () => { user: number; system: number };
+  };
+  const p = (globalThis as unknown as { process?: NodeProcess }).process;
+  const ua = (globalThis as unknown as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? "";
+  if (!p || p.release?.name !== "node" || !ua.startsWith("Node.js") || typeof p.memoryUsage?.rss !== "function" || !p.uptime || !p.cpuUsage) return null;
+  const cpu = p.cpuUsage();
+  return {
+    residentMemoryBytes: p.memoryUsage.rss(),
+    startTimeSeconds: Math.round(Date.now() / 1000 - p.uptime()),
+    cpuSecondsTotal: (cpu.user + cpu.system) / 1e6,
+    heapUsedBytes: p.memoryUsage().heapUsed,
+  };
+}
+
+/** Seconds between refreshes of the stats page: `?refresh=N` (0 = none, at most an hour), else 5. */
+function refreshOf(q: string | undefined): number {
+  if (q === undefined || !/^\d{1,4}$/.test(q)) return 5;
+  return Math.min(3600, Number(q));
 }
 
 // looked up with Object.hasOwn: "constructor" or "toString" must not read Object.prototype
@@ -68,8 +101,19 @@ export function controlApp(deps: ControlDeps): Hono {
     if (!allowed(c, auth, true)) return denied(c, auth);
     const s = deps.stats();
     c.header("cache-control", "no-store");
-    if (c.req.query("format") === "json") return c.json(s);
-    return c.html(renderStatsHtml(s));
+    const format = c.req.query("format");
+    if (format === "json") return c.json(s);
+    if (format === "csv") return c.body(renderStatsCsv(s, Date.now()), 200, { "content-type": "text/csv; charset=utf-8; header=present" });
+    if (format !== undefined && format !== "html") return c.text(`unknown format ${JSON.stringify(format)}: use html, json or csv\n`, 400);
+    return c.html(renderStatsHtml(s, Date.now(), refreshOf(c.req.query("refresh"))));
+  });
+
+  // Prometheus text exposition; the same auth as the stats (loopback only when stats.auth is not set)
+  app.get("/metrics", (c) => {
+    const auth = deps.config().stats.auth;
+    if (!allowed(c, auth, true)) return denied(c, auth);
+    const proc = deps.processMetrics ? deps.processMetrics() : nodeProcessMetrics();
+    return c.body(renderPrometheus(deps.stats(), proc), 200, { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" });
   });
 
   app.post("/agent", async (c) => {

@@ -37,7 +37,9 @@ export async function forwardAtEdge(
     return ourError(400, `Bad Request: ${(e as Error).message}`, { connection: "close" });
   }
   pool.counters.requests++;
-  await pool.ready(env, waitUntil, Date.now());
+  // the request duration histogram: at the edge until the response head is returned (the body then streams natively)
+  const startedAt = Date.now();
+  await pool.ready(env, waitUntil, startedAt);
   const cfg = pool.cfg;
   const watch = config.edge.watchBodies;
   // a body up to replayBufferBytes is buffered so a retry can send it again; a larger one streams once
@@ -127,6 +129,7 @@ export async function forwardAtEdge(
     }
   } finally {
     trip.end();
+    pool.counters.duration.observe((Date.now() - startedAt) / 1000);
   }
 }
 

@@ -39,9 +39,16 @@ function boot(env: EdgeEnv): Isolate {
       return {
         build: "edgelb (Cloudflare Worker)",
         startedAt,
-        pools: [...pools].map(([name, p]) => ({ ...poolStats(name, p.cfg, p.store.state, p.counters, now), durableObjectCalls: { ...p.calls } })),
+        pools: [...pools].map(([name, p]) => {
+          const s = poolStats(name, p.cfg, p.store.state, p.counters, now);
+          // the edge counts in-flight tries in the pool's array (selection reads it), not in the counters
+          s.origins.forEach((o, i) => (o.inflight = p.inflight[i]));
+          return { ...s, durableObjectCalls: { ...p.calls } };
+        }),
       };
     },
+    // an isolate has no process of its own to report (and nodejs_compat's process would be a stand-in)
+    processMetrics: () => null,
     // one RPC to the pool's object, which keeps the replay ledger; the isolate refreshes at once
     applyAgent: async (v) => {
       const r = await pools.get(v.pool)!.stub(env).report(v.pool, v);

@@ -1,6 +1,6 @@
 import type { PoolConfig } from "../config/schema.ts";
 import { effectiveWeight, freshAgent, isEjected, unavailable, type PoolHealth } from "../health/state.ts";
-import type { PoolCounters } from "./counters.ts";
+import type { Histogram, PoolCounters } from "./counters.ts";
 
 /** One origin's row: state, weights, counters, last check, agent. The JSON stats format (v1). */
 export interface OriginStats {
@@ -13,17 +13,26 @@ export interface OriginStats {
   admin: string;
   ejected: boolean;
   ejectedUntil: number | null;
+  /** Why it takes no new requests now ("maint", "drain", "down", "agent-down", "ejected", "weight-0"), or null when it does. */
+  unavailable: string | null;
   weight: { configured: number; agentPct: number | null; effective: number };
   inflight: number;
+  /** Most concurrent requests (config `maxconn`); 0 = no limit. */
+  maxconn: number;
+  /** Tries sent (HAProxy's total sessions). */
   tries: number;
   retries: number;
   redispatches: number;
   clientAborts: number;
+  /** Response body bytes passed on to clients (the Node build counts them). */
+  bytesOut: number;
   status: { "1xx": number; "2xx": number; "3xx": number; "4xx": number; "5xx": number };
   failures: Record<string, number>;
   ejections: number;
   transitions: number;
   lastChange: number | null;
+  /** How long it has been down by checks (ms), 0 while up: the current outage, not a total since start. */
+  downMs: number;
   lastCheck: { ok: boolean; at: number; ms: number; detail: string } | null;
   agent: { health: string; admin: string; weightPct: number; ageMs: number } | null;
 }
@@ -38,7 +47,25 @@ export interface PoolStats {
   queued: number;
   budgetExhausted: number;
   status: OriginStats["status"];
+  /** Request duration histogram (seconds), cumulative like Prometheus'. */
+  duration: HistogramStats;
+  /** Durable Object calls of this isolate by kind (the edge build only). */
+  durableObjectCalls?: Record<string, number>;
   origins: OriginStats[];
+}
+
+/** A histogram as read: cumulative counts per upper bound, the last one "+Inf" (= count). */
+export interface HistogramStats {
+  buckets: { le: string; count: number }[];
+  sum: number;
+  count: number;
+}
+
+/** Cumulative buckets of `h`, as the Prometheus exposition and the JSON format show them. */
+export function histogramStats(h: Histogram): HistogramStats {
+  let acc = 0;
+  const buckets = h.counts.map((n, k) => ({ le: k < h.bounds.length ? String(h.bounds[k]) : "+Inf", count: (acc += n) }));
+  return { buckets, sum: h.sum, count: h.count };
 }
 
 /** Config reloads since start (the Node build's SIGHUP): a refused one says why, here and in the log. */
@@ -85,6 +112,7 @@ export function poolStats(name: string, cfg: PoolConfig, h: PoolHealth, c: PoolC
     queued: c.queued,
     budgetExhausted: c.budgetExhausted,
     status: classes(c.status),
+    duration: histogramStats(c.duration),
     origins: h.origins.map((o, i) => {
       const oc = c.origins[i];
       const agent = freshAgent(o, now);
@@ -97,17 +125,21 @@ export function poolStats(name: string, cfg: PoolConfig, h: PoolHealth, c: PoolC
         admin: o.admin,
         ejected: isEjected(o, now),
         ejectedUntil: isEjected(o, now) ? o.ejectedUntil : null,
+        unavailable: unavailable(o, now),
         weight: { configured: o.weight, agentPct: agent ? agent.weightPct : null, effective: unavailable(o, now) ? 0 : effectiveWeight(o, now, cfg.slowStart) },
         inflight: oc.inflight,
+        maxconn: cfg.origins[i].maxconn,
         tries: oc.tries,
         retries: oc.retries,
         redispatches: oc.redispatches,
         clientAborts: oc.clientAborts,
+        bytesOut: oc.bytesOut,
         status: classes(oc.status),
         failures: { ...oc.failures },
         ejections: o.ejectionsTotal,
         transitions: o.transitions,
         lastChange: o.changedAt || null,
+        downMs: !o.up && o.changedAt ? Math.max(0, now - o.changedAt) : 0,
         lastCheck: o.lastCheck,
         agent: agent ? { health: agent.health, admin: agent.admin, weightPct: agent.weightPct, ageMs: now - agent.at } : null,
       };

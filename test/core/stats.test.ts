@@ -3,7 +3,7 @@ import { parseConfig } from "../../core/config/parse.ts";
 import type { PoolConfig } from "../../core/config/schema.ts";
 import { initialHealth, reduce, type HealthEvent, type PoolHealth } from "../../core/health/state.ts";
 import { PoolCounters } from "../../core/stats/counters.ts";
-import { renderStatsHtml } from "../../core/stats/html.ts";
+import { age, renderStatsHtml } from "../../core/stats/html.ts";
 import { poolStats, stateLabel, type PoolStats } from "../../core/stats/model.ts";
 
 const NAMES = ["up", "down", "rising", "drained", "maint", "ejected", "falling", "agentdown", "zero"] as const;
@@ -104,6 +104,11 @@ describe("poolStats", () => {
       queued: 4,
       budgetExhausted: 5,
       status: { "1xx": 1, "2xx": 80, "3xx": 5, "4xx": 10, "5xx": 4 },
+      duration: {
+        buckets: ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"].map((le) => ({ le, count: 0 })),
+        sum: 0,
+        count: 0,
+      },
       origins: undefined,
     });
     expect(h.version).toBe(12);
@@ -119,12 +124,15 @@ describe("poolStats", () => {
       admin: "ready",
       ejected: false,
       ejectedUntil: null,
+      unavailable: null,
       weight: { configured: 10, agentPct: null, effective: 10 },
       inflight: 2,
+      maxconn: 0,
       tries: 60,
       retries: 3,
       redispatches: 2,
       clientAborts: 1,
+      bytesOut: 12345,
       status: { "1xx": 0, "2xx": 50, "3xx": 4, "4xx": 3, "5xx": 1 },
       failures: {
         "connect-refused": 2,
@@ -138,6 +146,7 @@ describe("poolStats", () => {
       ejections: 0,
       transitions: 0,
       lastChange: null,
+      downMs: 0,
       lastCheck: { ok: true, at: NOW - 3000, ms: 5, detail: "HTTP 200" },
       agent: null,
     });
@@ -145,7 +154,8 @@ describe("poolStats", () => {
 
   it("ejection, transitions, last change, agent and backup fields", () => {
     expect(s.origins[i("ejected")]).toMatchObject({ ejected: true, ejectedUntil: NOW - 1000 + 5000, ejections: 1, up: true });
-    expect(s.origins[i("down")]).toMatchObject({ up: false, transitions: 1, lastChange: NOW - 3000 });
+    expect(s.origins[i("down")]).toMatchObject({ up: false, transitions: 1, lastChange: NOW - 3000, downMs: 3000, unavailable: "down" });
+    expect(s.origins.map((o) => o.unavailable)).toEqual([null, "down", "down", "drain", "maint", "ejected", null, "agent-down", "weight-0"]);
     expect(s.origins[i("agentdown")].agent).toEqual({ health: "down", admin: "ready", weightPct: 40, ageMs: 2000 });
     expect(s.origins[i("zero")].backup).toBe(true);
   });
@@ -179,20 +189,59 @@ describe("poolStats", () => {
 describe("renderStatsHtml", () => {
   const cfg = poolCfg();
   const base = poolStats("web", cfg, health(cfg), counters(), NOW);
+  const page = (p: PoolStats[] = [base], build = "edgelb 0.1.0") => renderStatsHtml({ build, startedAt: 0, pools: p }, NOW);
+  /** The <tr> of origin `name` (its opening tag and cells). */
+  const row = (html: string, name: string) => html.match(new RegExp(`<tr class="[^"]*" data-pool="web" data-origin="${name}">.*?</tr>`))?.[0] ?? "";
+  const cells = (tr: string) => [...tr.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((m) => m[1].replace(/<[^>]+>/g, ""));
 
-  it("one row per origin, with its state and colour", () => {
-    const html = renderStatsHtml({ build: "edgelb 0.1.0", startedAt: 0, pools: [base] });
-    expect(html.match(/<tr style=/g)?.length).toBe(NAMES.length);
-    expect(html.match(/<tr>/g)?.length).toBe(1);
-    expect(html).toContain('<tr style="background:#c0f0c0"><td>up</td><td>UP</td><td>ready</td><td>10 / -% / 10</td><td>2</td><td>60</td><td>50</td><td>4</td><td>3</td><td>1</td><td>3</td><td>2</td><td>HTTP 200 in 5ms</td></tr>');
-    expect(html).toContain('<tr style="background:#f0a0a0"><td>rising</td><td>DOWN, going up 1/2</td>');
-    expect(html).toContain('<tr style="background:#f0d090"><td>ejected</td><td>EJECTED</td>');
-    expect(html).toContain('<tr style="background:#a0c0f0"><td>drained</td><td>DRAIN</td><td>drain</td>');
-    expect(html).toContain('<tr style="background:#c0c0c0"><td>maint</td><td>MAINT</td><td>maint</td>');
-    expect(html).toContain("<td>zero (backup)</td>");
-    expect(html).toContain("<td>17 / 40% / 0</td>");
-    expect(html).toContain("<h2>web <small>leastconn, 100 requests, 2 without origin, 4 queued</small></h2>");
-    expect(html).toContain("<p>edgelb 0.1.0, up since 1970-01-01T00:00:00.000Z</p>");
+  it("one row per origin, classed by state (the class sets the colour), plus a pool total", () => {
+    const html = page();
+    expect(html.match(/<tr class="[^"]*" data-pool="web" data-origin="[^"]+">/g)?.length).toBe(NAMES.length);
+    expect(html.match(/<tr class="total /g)?.length).toBe(1);
+    const cls = (name: string) => row(html, name).match(/^<tr class="([^"]*)"/)?.[1];
+    expect(NAMES.map(cls)).toEqual(["st-up", "st-down", "st-going-up", "st-drain", "st-maint", "st-ejected", "st-going-down", "st-down", "st-up backup"]);
+    // every state class has its own background colour in the page's style sheet
+    for (const c of ["st-up", "st-down", "st-going-up", "st-drain", "st-maint", "st-ejected", "st-going-down"]) expect(html).toMatch(new RegExp(`\\.${c} td,[^{]*\\{background:#[0-9a-f]{6}\\}`));
+    expect(html).toContain(".st-up td,.legend .st-up{background:#c0f0c0}");
+    expect(html).toContain(".st-down td,.legend .st-down{background:#f0a0a0}");
+  });
+
+  it("the full row of an origin: state, check, weights, sessions, responses, errors, warnings", () => {
+    expect(cells(row(page(), "up"))).toEqual([
+      "up", "UP", "HTTP 200 in 5ms, 3s ago", "-", "-", "ready",
+      "10", "-", "10", // weight cfg / agent / eff
+      "2", "-", "60", // sessions cur / max / total
+      "50", "4", "3", "1", // 2xx..5xx
+      "2", "1", "1", // conn errors, resp errors, client aborts
+      "3", "2", "0", // retries, redispatches, ejections
+      "-", "-", // agent
+    ]);
+    const down = cells(row(page(), "down"));
+    expect(down.slice(0, 6)).toEqual(["down", "DOWN", "HTTP 503 in 5ms, 3s ago", "3s ago", "3s", "ready"]);
+    expect(cells(row(page(), "agentdown")).slice(-2)).toEqual(["down ready 40%", "2s"]);
+    expect(cells(row(page(), "agentdown")).slice(6, 9)).toEqual(["17", "40%", "0"]);
+    expect(row(page(), "zero")).toContain("zero <i>(backup)</i>");
+  });
+
+  it("the pool total row and the pool's facts", () => {
+    const html = page();
+    const total = cells(html.match(/<tr class="total [^"]*".*?<\/tr>/)![0]);
+    expect(total.slice(0, 3)).toEqual(["pool total", "UP", "2/9 taking requests"]);
+    expect(total.slice(9, 16)).toEqual(["2", "queue 4", "100", "80", "5", "10", "4"]);
+    expect(html).toContain("<h2>web</h2><p class=\"facts\">leastconn · requests 100 · queued 4 · without origin 2 · queue timeouts 3 · retries refused by the budget 5</p>");
+    expect(html).toContain("<p>edgelb 0.1.0, up since 1970-01-01T00:00:00.000Z (33m20s); page made");
+  });
+
+  it("refreshes itself (meta refresh, 5 s by default), fits a phone, loads nothing from elsewhere", () => {
+    const html = page();
+    expect(html).toContain('<meta http-equiv="refresh" content="5">');
+    expect(html).toContain('<meta name="viewport" content="width=device-width,initial-scale=1">');
+    expect(html).toContain('<div class="scroll"><table>');
+    expect(html).toContain(".scroll{overflow-x:auto");
+    expect(html).not.toMatch(/<script|src=|url\(|@import|href="(https?:)?\/\//);
+    expect(html.match(/<link[^>]*>/g)).toEqual(['<link rel="icon" href="data:,">']);
+    expect(renderStatsHtml({ build: "b", startedAt: 0, pools: [base] }, NOW, 2)).toContain('<meta http-equiv="refresh" content="2">');
+    expect(renderStatsHtml({ build: "b", startedAt: 0, pools: [base] }, NOW, 0)).not.toContain("http-equiv");
   });
 
   it("escapes names, states, check details and the build string", () => {
@@ -202,21 +251,30 @@ describe("renderStatsHtml", () => {
       ...base,
       name: evil,
       balance: evil,
-      origins: [{ ...base.origins[0], name: evil, state: evil, admin: evil, lastCheck: { ok: false, at: 1, ms: 2, detail: evil } }],
+      origins: [{ ...base.origins[0], name: evil, url: evil, state: evil, admin: evil, lastCheck: { ok: false, at: 1, ms: 2, detail: evil } }],
     };
-    const html = renderStatsHtml({ build: evil, startedAt: 0, pools: [p] });
+    const html = page([p], evil);
     expect(html).not.toContain("<script>");
     expect(html).not.toContain(`"x"`);
-    expect(html).toContain(`<h2>${esc} <small>${esc}, `);
-    expect(html).toContain(`<td>${esc}</td><td>${esc}</td><td>${esc}</td>`);
-    expect(html).toContain(`<td>${esc} in 2ms</td>`);
+    expect(html).toContain(`<h2>${esc}</h2><p class="facts">${esc} · `);
+    expect(html).toContain(`data-pool="${esc}" data-origin="${esc}"><td class="name" title="${esc}">${esc}</td><td class="state">${esc}</td>`);
+    expect(html).toContain(`<span class="bad">${esc}</span> in 2ms`);
+    expect(html).toContain(`<td class="admin">${esc}</td>`);
     expect(html).toContain(`<p>${esc}, up since`);
-    expect(html.match(/<tr style=/g)?.length).toBe(1);
   });
 
   it("renders every pool", () => {
-    const html = renderStatsHtml({ build: "b", startedAt: 0, pools: [base, { ...base, name: "api", origins: base.origins.slice(0, 2) }] });
+    const html = page([base, { ...base, name: "api", origins: base.origins.slice(0, 2) }]);
     expect(html.match(/<h2>/g)?.length).toBe(2);
-    expect(html.match(/<tr style=/g)?.length).toBe(NAMES.length + 2);
+    expect(html.match(/ data-origin="[^"]+">/g)?.length).toBe(NAMES.length + 2);
+  });
+
+  it("a refused reload is shown", () => {
+    const html = renderStatsHtml({ build: "b", startedAt: 0, pools: [base], reload: { applied: 1, refused: 1, last: { at: 0, ok: false, file: "f", problems: ["pools.web.origins[0].weight: must be 0-256, got 1000"] } } }, NOW);
+    expect(html).toContain('<p class="alert">config reload refused 1970-01-01T00:00:00.000Z, the running config keeps serving: pools.web.origins[0].weight: must be 0-256, got 1000</p>');
+  });
+
+  it("age() writes durations for people", () => {
+    expect([0, 850, 1000, 59_999, 60_000, 185_000, 3_600_000, 7_500_000, 90_000_000, -1].map(age)).toEqual(["0ms", "850ms", "1s", "59s", "1m00s", "3m05s", "1h00m", "2h05m", "1d01h", "-"]);
   });
 });
