@@ -1,5 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import net, { type AddressInfo, type Socket } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Config } from "../core/config/schema.ts";
@@ -8,10 +8,14 @@ import { createRouter } from "../core/proxy/route.ts";
 import { controlTarget, headOverflowStatus, MAX_HEADER_FIELDS, validateRequest } from "../core/proxy/validate.ts";
 import { controlApp } from "../app/control.ts";
 import { AgentLedger } from "../core/agent/ingest.ts";
+import type { HealthChange } from "../core/health/store.ts";
+import { TERMINATION, type HttpLogLine } from "../core/log/httplog.ts";
 import { Checker } from "./checks.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { Notifier } from "./notify.ts";
 import { PoolRuntime } from "./pool.ts";
 import { closingSockets, forward, reply } from "./proxy.ts";
+import { RequestTrace } from "./trace.ts";
 
 /** Statuses for what Node's parser refuses before a request exists (RFC 9112 errors). */
 const PARSE_ERRORS: Record<string, [number, string]> = {
@@ -19,6 +23,12 @@ const PARSE_ERRORS: Record<string, [number, string]> = {
   HPE_URI_TOO_LONG: [414, "URI Too Long"],
   ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout"],
 };
+
+/** Per connection (request logs): start of the next request's Tq, bytes written so far, requests seen. */
+const TQ_START = Symbol("edgelb.tqStart");
+const BYTES_LOGGED = Symbol("edgelb.bytesLogged");
+const REQUESTS = Symbol("edgelb.requests");
+type Tracked = Socket & { [TQ_START]?: number; [BYTES_LOGGED]?: number; [REQUESTS]?: number };
 
 /** The self-hosted balancer: one node:http server, pools of undici connections, checks on timers. */
 export class Balancer {
@@ -36,10 +46,16 @@ export class Balancer {
   /** Agent report ids seen and last seq per origin (replay protection), kept across reloads. */
   private readonly agentLedger = new AgentLedger();
   private closing: Promise<void> | null = null;
+  /** Client connections open now (a stop waits for them to go idle, then closes them). */
+  private connections = 0;
+  /** Webhooks on origin state changes (config `notify`). */
+  readonly notifier: Notifier;
 
-  constructor(config: Config, log: Logger = createLogger()) {
+  /** `log`: default, a pino logger writing where `config.log.to` says. */
+  constructor(config: Config, log: Logger = createLogger(config.log.to)) {
     this.config = config;
     this.log = log;
+    this.notifier = new Notifier(config.notify, (name) => process.env[name], log);
     this.server = http.createServer(
       {
         headersTimeout: config.client.headerTimeout,
@@ -53,10 +69,21 @@ export class Balancer {
       (req, res) => this.handle(req, res),
     );
     if (config.client.maxConnections > 0) this.server.maxConnections = config.client.maxConnections;
+    this.server.on("connection", (socket: Tracked) => {
+      this.connections++;
+      socket[TQ_START] = performance.now();
+      if (this.config.log.dontlognull || !this.config.log.requests) return void socket.once("close", () => this.connections--);
+      // HAProxy's dontlognull off: a connection that sent nothing at all still gets its line
+      const client = clientOf(socket);
+      socket.once("close", () => {
+        this.connections--;
+        if (socket[REQUESTS] === undefined) this.logBare(socket, client, -1, `${TERMINATION.clientAbort}R`);
+      });
+    });
     // past this many header lines Node's parser fails with HPE_HEADER_OVERFLOW (431); left at its
     // default (2000) 150 fields would pass, where HAProxy stops at 101
     this.server.maxHeadersCount = MAX_HEADER_FIELDS;
-    this.server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: number }, socket: Socket) => {
+    this.server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: number }, socket: Tracked) => {
       if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
       // bytes pipelined behind a request we refused: our answer is on its way, then the close
       if (closingSockets.has(socket)) return;
@@ -66,6 +93,11 @@ export class Balancer {
         [status, text] = PARSE_ERRORS.HPE_URI_TOO_LONG;
       }
       socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      // no request object exists for these: the line says what HAProxy's <BADREQ> line says
+      if (this.config.log.requests) {
+        socket[REQUESTS] = (socket[REQUESTS] ?? 0) + 1;
+        this.logBare(socket, clientOf(socket), status, status === 408 ? TERMINATION.clientTimeout : TERMINATION.refused);
+      }
     });
     // without a listener Node drops a CONNECT without a word; we answer it like any refused request
     this.server.on("connect", (_req: IncomingMessage, socket: Socket) => {
@@ -78,17 +110,18 @@ export class Balancer {
 
   /** Starts listening on config.listen; resolves with the bound address. */
   async listen(): Promise<AddressInfo> {
-    const { host, port } = this.config.listen;
+    const { host, port, reusePort } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
-      this.server.listen(port, host, () => {
+      // reusePort (SO_REUSEPORT, Node >= 22.12 on Linux): a new process binds the port while this one drains
+      this.server.listen({ port, host, ...(reusePort ? { reusePort: true } : {}) }, () => {
         this.server.off("error", reject);
         resolve();
       });
     });
     for (const c of this.checkers.values()) c.start();
     const a = this.server.address() as AddressInfo;
-    this.log.info({ event: "listening", address: `http://${a.address}:${a.port}`, pools: [...this.pools.keys()] });
+    this.log.info({ event: "listening", address: `http://${a.address}:${a.port}`, pools: [...this.pools.keys()], reusePort });
     return a;
   }
 
@@ -101,24 +134,100 @@ export class Balancer {
     // pipelined behind a refused request: never answered, never forwarded; the socket closes
     if (closingSockets.has(req.socket)) return;
     if (this.closing) res.setHeader("connection", "close");
+    let trace: RequestTrace | null = null;
+    if (this.config.log.requests) {
+      const socket = req.socket as Tracked;
+      const now = performance.now();
+      trace = new RequestTrace(clientOf(socket), socket[TQ_START] ?? now, now);
+      socket[REQUESTS] = (socket[REQUESTS] ?? 0) + 1;
+    }
     // before anything else, the control routes included: framing, Host, header count
     const v = validateRequest(req);
-    if (!v.ok) return reply(res, v.status, `${v.status === 431 ? "Request Header Fields Too Large" : v.status === 414 ? "URI Too Long" : "Bad Request"}: ${v.reason}`, true);
+    if (!v.ok) {
+      if (trace) this.logOnClose(trace, TERMINATION.refused, req, res);
+      return reply(res, v.status, `${v.status === 431 ? "Request Header Fields Too Large" : v.status === 414 ? "URI Too Long" : "Bad Request"}: ${v.reason}`, true);
+    }
     const where = controlTarget(req.url ?? "", this.config.prefix);
-    if (where === "control") return this.control(req, res);
-    if (where === "lookalike") return reply(res, 404, "Not Found");
+    if (where !== "proxy") {
+      if (trace) this.logOnClose(trace, TERMINATION.local, req, res);
+      return where === "control" ? this.control(req, res) : reply(res, 404, "Not Found");
+    }
     this.inflight++;
-    res.once("close", () => this.done());
+    // one close listener for both (a listener per request is not free)
+    const t = trace;
+    res.once("close", t ? () => (this.done(), this.logRequest(t, req, res)) : () => this.done());
     try {
-      forward(this.config, this.route(req.headers.host), req, res);
+      const pool = this.route(req.headers.host);
+      if (trace) trace.pool = pool.name;
+      forward(this.config, pool, req, res, trace);
     } catch (e) {
       this.log.error({ event: "bug", error: String((e as Error)?.stack ?? e) });
+      if (trace) trace.term = TERMINATION.internal;
       reply(res, 500, "Internal Server Error", true);
     }
   }
 
   private done(): void {
     this.inflight--;
+  }
+
+  private logOnClose(t: RequestTrace, term: string, req: IncomingMessage, res: ServerResponse): void {
+    t.term = term;
+    res.once("close", () => this.logRequest(t, req, res));
+  }
+
+  /** The request's log line (HAProxy httplog fields), once its response is over or the client left. */
+  private logRequest(t: RequestTrace, req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as Tracked;
+    const now = performance.now();
+    const written = socket.bytesWritten;
+    const bytes = written - (socket[BYTES_LOGGED] ?? 0);
+    socket[BYTES_LOGGED] = written;
+    // the next request on this keep-alive connection counts its Tq from here
+    socket[TQ_START] = now;
+    const line: HttpLogLine = {
+      event: "request",
+      client: t.client,
+      pool: t.pool,
+      origin: t.origin,
+      Tq: Math.max(0, Math.round(t.t1 - t.t0)),
+      Tw: t.tw < 0 ? -1 : Math.round(t.tw),
+      Tc: t.tc < 0 ? -1 : Math.round(t.tc),
+      Tr: t.tr < 0 ? -1 : Math.round(t.tr),
+      Tt: Math.round(now - t.t0),
+      status: res.headersSent ? res.statusCode : -1,
+      bytes,
+      retries: t.retries,
+      redispatched: t.redispatched,
+      termination: t.term ?? (res.writableFinished ? TERMINATION.normal : `${TERMINATION.clientAbort}${t.phase}`),
+      method: req.method ?? null,
+      path: req.url ?? null,
+    };
+    this.log.request(line);
+  }
+
+  /** A line for a connection without a request object: a refused head (Node's parser), or nothing sent at all. */
+  private logBare(socket: Tracked, client: string, status: number, termination: string): void {
+    const now = performance.now();
+    const start = socket[TQ_START] ?? now;
+    this.log.request({
+      event: "request",
+      client,
+      pool: null,
+      origin: null,
+      Tq: -1,
+      Tw: -1,
+      Tc: -1,
+      Tr: -1,
+      Tt: Math.round(now - start),
+      status,
+      bytes: socket.bytesWritten - (socket[BYTES_LOGGED] ?? 0),
+      retries: 0,
+      redispatched: false,
+      termination,
+      method: null,
+      path: null,
+    });
   }
 
   private buildControl() {
@@ -183,7 +292,7 @@ export class Balancer {
         next.set(name, prev);
         continue;
       }
-      const rt = new PoolRuntime(name, cfg, this.log, prev?.health.state);
+      const rt = new PoolRuntime(name, cfg, this.log, prev?.health.state, (c: HealthChange) => this.notifier.push(name, c));
       next.set(name, rt);
     }
     for (const [name, prev] of old) {
@@ -207,27 +316,52 @@ export class Balancer {
   reload(config: Config, file = ""): void {
     this.reloads.applied++;
     this.reloads.last = { at: Date.now(), ok: true, file, problems: [] };
-    if (config.listen.host !== this.config.listen.host || config.listen.port !== this.config.listen.port) {
-      this.log.warn({ event: "reload", note: "listen address changes take effect on restart only" });
+    const l = config.listen, was = this.config.listen;
+    if (l.host !== was.host || l.port !== was.port || l.reusePort !== was.reusePort) {
+      this.log.warn({ event: "reload", note: "listen changes take effect on restart only" });
     }
+    if (config.log.to !== this.config.log.to) this.log.warn({ event: "reload", note: "log.to changes take effect on restart only" });
+    this.notifier.configure(config.notify);
     const prefixChanged = config.prefix !== this.config.prefix;
-    this.config = { ...config, listen: this.config.listen };
+    this.config = { ...config, listen: this.config.listen, log: { ...config.log, to: this.config.log.to } };
     this.applyPools(config, false);
     if (prefixChanged) this.control = this.buildControl();
     this.log.info({ event: "reload", pools: [...this.pools.keys()] });
   }
 
-  /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes everything. */
-  close(graceMs = 30_000): Promise<void> {
+  /**
+   * Stops accepting, lets requests in flight finish (up to `graceMs`), then closes everything.
+   * `lingerMs`: how long open keep-alive connections stay open after the listener closed. Each
+   * request on them meanwhile is served with `connection: close`, so a busy client moves to the
+   * next process (started with reusePort) without ever sending a request on a connection we are
+   * closing; those still idle after it are closed (a client's request racing that close is the one
+   * HTTP/1.1 keep-alive race left, the same as at any keep-alive timeout).
+   */
+  close(graceMs = 30_000, lingerMs = 0): Promise<void> {
     this.closing ??= (async () => {
+      // the listening socket only: keep-alive connections stay (http.Server#close would close the idle ones now)
+      net.Server.prototype.close.call(this.server);
+      const start = Date.now();
+      const until = start + graceMs;
+      const lingerUntil = start + Math.min(lingerMs, graceMs);
+      while (this.connections > 0 && Date.now() < lingerUntil) await sleep(20);
+      // now http.Server#close: the idle connections go, the header-timeout sweep stops
       this.server.close();
       this.server.closeIdleConnections();
-      const until = Date.now() + graceMs;
-      while (this.inflight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      while (this.inflight > 0 && Date.now() < until) await sleep(20);
       this.server.closeAllConnections();
       await Promise.all([...this.checkers.values()].map((c) => c.stop()));
       await Promise.all([...this.pools.values()].map((p) => p.close()));
+      // events of the last moments (an origin that went down during the drain) get a short chance to go out
+      await this.notifier.close(Math.max(0, Math.min(2_000, until - Date.now())));
     })();
     return this.closing;
   }
 }
+
+/** The peer as HAProxy logs it: addr:port. */
+function clientOf(socket: Socket): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

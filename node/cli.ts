@@ -1,13 +1,19 @@
-import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { formatIssue, parseConfigText, type ParseResult } from "../core/config/parse.ts";
 import { edgeWarnings } from "../core/config/edge.ts";
 import { Balancer } from "./balancer.ts";
 import { runDemo } from "./demo.ts";
 import { importHaproxyCommand } from "./import-haproxy.ts";
 
+/** After SIGTERM, open keep-alive connections stay this long (each next answer says "connection: close"). */
+const STOP_LINGER_MS = 1_000;
+
 const USAGE = `usage:
-  edgelb serve --config edgelb.json    run the balancer (SIGHUP reloads, SIGTERM stops gracefully)
+  edgelb serve --config edgelb.json    run the balancer (SIGHUP reloads and reopens the log file,
+        [--ready-file FILE]            SIGTERM stops accepting and drains; with listen.reusePort a
+                                       new process can take the port over first). --ready-file: the
+                                       pid is written there once listening (systemd waits for it)
   edgelb check --config edgelb.json    validate a config: exit 0, or 1 with one line per problem
   edgelb demo                          two demo origins and a balancer on 127.0.0.1:8080
   edgelb import-haproxy haproxy.cfg    print an equivalent edgelb.json (-o FILE to write it); unmapped
@@ -24,25 +30,48 @@ export function loadConfig(file: string): ParseResult {
   return parseConfigText(text);
 }
 
-function configArg(args: string[]): string {
-  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } }, allowPositionals: false });
+function configArg(args: string[], extra: { readyFile?: boolean } = {}): { config: string; readyFile?: string } {
+  const options: ParseArgsOptionsConfig = { config: { type: "string", short: "c" } };
+  if (extra.readyFile) options["ready-file"] = { type: "string" };
+  let values: { config?: string; "ready-file"?: string };
+  try {
+    ({ values } = parseArgs({ args, options, allowPositionals: false }) as { values: { config?: string; "ready-file"?: string } });
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
   if (!values.config) {
     process.stderr.write(`missing --config FILE\n${USAGE}\n`);
     process.exit(2);
   }
-  return values.config;
+  return { config: values.config, readyFile: values["ready-file"] };
 }
 
-async function serve(file: string): Promise<void> {
+async function serve(file: string, readyFile?: string): Promise<void> {
   const r = loadConfig(file);
   if (!r.ok) {
     for (const i of r.issues) process.stderr.write(`${file}: ${formatIssue(i)}\n`);
     process.exit(1);
   }
   const lb = new Balancer(r.config);
-  const a = await lb.listen();
+  let a;
+  try {
+    a = await lb.listen();
+  } catch (e) {
+    const { host, port, reusePort } = r.config.listen;
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    const hint = code === "EADDRINUSE" ? (reusePort ? " (the process holding it was not started with listen.reusePort)" : " (to start a new process while the old one runs, set listen.reusePort in both)") : "";
+    process.stderr.write(`${file}: cannot listen on ${host}:${port}: ${code}${hint}\n`);
+    lb.log.flush();
+    process.exit(1);
+  }
   process.stdout.write(`edgelb listening on http://${a.address}:${a.port}\n`);
+  // for a supervisor: "this process listens now" (ExecStartPost waits for it; with reusePort, a
+  // probe of the port could be answered by the process being replaced)
+  if (readyFile) writeFileSync(readyFile, `${process.pid}\n`);
   process.on("SIGHUP", () => {
+    // logrotate moved the file away: write to a new one from now on
+    lb.log.reopen();
     const next = loadConfig(file);
     if (!next.ok) {
       lb.reloadRefused(file, next.issues.map(formatIssue));
@@ -52,7 +81,12 @@ async function serve(file: string): Promise<void> {
   });
   const stop = (sig: string) => {
     lb.log.info({ event: "stopping", signal: sig });
-    void lb.close().then(() => process.exit(0));
+    if (readyFile) rmSync(readyFile, { force: true });
+    void lb.close(30_000, STOP_LINGER_MS).then(() => {
+      lb.log.info({ event: "stopped", signal: sig });
+      lb.log.flush();
+      process.exit(0);
+    });
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
@@ -61,10 +95,12 @@ async function serve(file: string): Promise<void> {
 export async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
-    case "serve":
-      return serve(configArg(rest));
+    case "serve": {
+      const a = configArg(rest, { readyFile: true });
+      return serve(a.config, a.readyFile);
+    }
     case "check": {
-      const file = configArg(rest);
+      const file = configArg(rest).config;
       const r = loadConfig(file);
       if (!r.ok) {
         for (const i of r.issues) process.stdout.write(`${formatIssue(i)}\n`);

@@ -1,6 +1,6 @@
 import { Pool } from "undici";
 import type { PoolConfig } from "../core/config/schema.ts";
-import { HealthStore } from "../core/health/store.ts";
+import { HealthStore, type HealthChange } from "../core/health/store.ts";
 import { carryOver, type PoolHealth } from "../core/health/state.ts";
 import { createPolicy, FULL, NONE, pickOrigin, type Policy } from "../core/select/index.ts";
 import { RetryBudget } from "../core/proxy/retry.ts";
@@ -27,12 +27,18 @@ export class PoolRuntime {
   maxconn: Int32Array;
   private readonly queue: Waiter[] = [];
 
-  /** `prev` = the health of the pool this one replaces on reload (kept for origins that keep their name). */
-  constructor(name: string, cfg: PoolConfig, log: Logger, prev?: PoolHealth) {
+  /**
+   * `prev` = the health of the pool this one replaces on reload (kept for origins that keep their name).
+   * Every state change is logged at warn, with its reason, and handed to `onChange` (the webhooks).
+   */
+  constructor(name: string, cfg: PoolConfig, log: Logger, prev?: PoolHealth, onChange?: (c: HealthChange) => void) {
     this.name = name;
     this.cfg = cfg;
     this.health = new HealthStore(cfg, Math.random, prev ? carryOver(prev, cfg) : undefined);
-    this.health.onChange = (c) => log.warn({ event: "health", pool: name, ...c });
+    this.health.onChange = (c) => {
+      log.warn({ event: "health", pool: name, ...c, at: new Date(c.at).toISOString() });
+      onChange?.(c);
+    };
     this.policy = createPolicy(cfg.balance, cfg.origins.length);
     this.counters = new PoolCounters(cfg.origins.length);
     this.budget = new RetryBudget(cfg.retryBudget);

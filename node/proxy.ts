@@ -6,8 +6,10 @@ import { FAILURES, Trip, type FailureKind } from "../core/proxy/retry.ts";
 import { upstreamTarget } from "../core/proxy/target.ts";
 import { FULL, NONE } from "../core/select/index.ts";
 import type { Config } from "../core/config/schema.ts";
+import { FAILURE_TERMINATION, TERMINATION } from "../core/log/httplog.ts";
 import { failureOf } from "./errors.ts";
 import type { PoolRuntime } from "./pool.ts";
+import type { RequestTrace } from "./trace.ts";
 
 /** Aborts a try on purpose (a retryable status, the total deadline, the client left). */
 class Stop extends Error {
@@ -46,12 +48,15 @@ export function reply(res: ServerResponse, status: number, text: string, close =
 /**
  * Forwards one request whose head passed core/proxy/validate.ts (the balancer checks it first):
  * target -> headers -> (buffer a small body) -> pick -> dispatch -> stream back; retries and
- * redispatches as core's Trip decides. Never throws.
+ * redispatches as core's Trip decides. Never throws. `trace` (request logs on) follows the exchange's steps.
  */
-export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage, res: ServerResponse): void {
+export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage, res: ServerResponse, trace: RequestTrace | null = null): void {
   const host = req.headers.host ?? "";
   const target = upstreamTarget(req.url ?? "", host);
-  if (!target.ok) return reply(res, 400, `Bad Request: ${target.reason}`, true);
+  if (!target.ok) {
+    if (trace) trace.term = TERMINATION.refused;
+    return reply(res, 400, `Bad Request: ${target.reason}`, true);
+  }
   const peer = req.socket.remoteAddress ?? "";
   let headers: string[];
   try {
@@ -61,12 +66,15 @@ export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage,
       config.forwardFor,
     );
   } catch (e) {
-    if (e instanceof HeaderError) return reply(res, 400, `Bad Request: ${e.message}`, true);
+    if (e instanceof HeaderError) {
+      if (trace) trace.term = TERMINATION.refused;
+      return reply(res, 400, `Bad Request: ${e.message}`, true);
+    }
     throw e;
   }
   pool.counters.requests++;
   const hasBody = req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] ?? "0") !== "0";
-  if (!hasBody) return new Exchange(pool, req, res, target.path, headers, null, true).next();
+  if (!hasBody) return new Exchange(pool, req, res, trace, target.path, headers, null, true).next();
   // buffer up to replayBufferBytes so the body can be sent again; past that, stream it once
   const cap = pool.cfg.replayBufferBytes;
   const chunks: Buffer[] = [];
@@ -80,10 +88,10 @@ export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage,
       const body = new PassThrough();
       for (const b of chunks) body.write(b);
       req.pipe(body);
-      new Exchange(pool, req, res, target.path, headers, body, false).next();
+      new Exchange(pool, req, res, trace, target.path, headers, body, false).next();
     }
   };
-  const onEnd = () => new Exchange(pool, req, res, target.path, headers, Buffer.concat(chunks, size), true).next();
+  const onEnd = () => new Exchange(pool, req, res, trace, target.path, headers, Buffer.concat(chunks, size), true).next();
   req.on("data", onData).on("end", onEnd);
 }
 
@@ -109,10 +117,14 @@ class Exchange implements Dispatcher.DispatchHandler {
   private readonly path: string;
   private readonly headers: string[];
   private readonly body: Buffer | Readable | null;
+  private readonly trace: RequestTrace | null;
+  /** For the request duration histogram: from ready to forward (a small body buffered) to the answer's end. */
+  private readonly startedAt = performance.now();
 
-  constructor(pool: PoolRuntime, req: IncomingMessage, res: ServerResponse, path: string, headers: string[], body: Buffer | Readable | null, replayable: boolean) {
+  constructor(pool: PoolRuntime, req: IncomingMessage, res: ServerResponse, trace: RequestTrace | null, path: string, headers: string[], body: Buffer | Readable | null, replayable: boolean) {
     this.pool = pool;
     this.res = res;
+    this.trace = trace;
     this.path = path;
     this.headers = headers;
     this.body = body;
@@ -129,27 +141,37 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     const sticky = this.trip.retryOrigin;
     const i = sticky !== -1 ? sticky : this.pool.pick(this.trip.exclude);
-    if (i === FULL) return this.pool.enqueue(this.trip.exclude, (j) => this.sendTo(j, true));
+    if (i === FULL) {
+      this.trace?.queued(performance.now());
+      return this.pool.enqueue(this.trip.exclude, (j) => this.sendTo(j, true));
+    }
     this.sendTo(i, false);
   }
 
   private sendTo(i: number, fromQueue: boolean): void {
     if (this.finished) return;
+    const t = this.trace;
+    if (t && fromQueue) t.dequeued(performance.now());
     if (i === NONE) {
-      if (this.status >= 500 && !this.headWritten) return this.fail(this.status, `origins answered ${this.status}; none left to try`);
-      if (this.lastFailure) return this.fail(FAILURES[this.lastFailure].status, `no origin left to try after ${this.lastFailure}`);
+      if (this.status >= 500 && !this.headWritten) return this.fail(this.status, `origins answered ${this.status}; none left to try`, TERMINATION.retried5xx);
+      if (this.lastFailure) return this.fail(FAILURES[this.lastFailure].status, `no origin left to try after ${this.lastFailure}`, FAILURE_TERMINATION[this.lastFailure]);
       if (fromQueue) {
         this.pool.counters.queueTimeouts++;
-        return this.fail(503, "Service Unavailable: every origin is busy", { "retry-after": "1" });
+        return this.fail(503, "Service Unavailable: every origin is busy", TERMINATION.queue, { "retry-after": "1" });
       }
       this.pool.counters.noOrigin++;
-      return this.fail(503, "Service Unavailable: no origin is available");
+      return this.fail(503, "Service Unavailable: no origin is available", TERMINATION.noOrigin);
     }
     const c = this.pool.counters.origins[i];
+    let redispatched = false;
     if (this.trip.tried.length) {
       c.retries++;
-      if (this.pool.cfg.redispatch && !this.trip.tried.includes(i)) c.redispatches++;
+      if (this.pool.cfg.redispatch && !this.trip.tried.includes(i)) {
+        c.redispatches++;
+        redispatched = true;
+      }
     }
+    if (t) t.connecting(this.pool.cfg.origins[i].name, this.trip.tried.length, redispatched, performance.now());
     this.trip.start(i);
     this.origin = i;
     this.sent = false;
@@ -168,6 +190,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.controller = controller;
     this.sent = true;
     if (this.finished) return controller.abort(new Stop("client"));
+    this.trace?.sent(performance.now());
     // undici's headersTimeout ticks on a ~0.5 s timer wheel; the per-try header deadline is ours
     const ms = this.pool.cfg.timeouts.header;
     if (ms > 0) this.timer = setTimeout(() => controller.abort(new Stop("header")), ms);
@@ -187,6 +210,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.status = statusCode;
     this.headWritten = true;
+    this.trace?.headers(performance.now());
     // undici's own bodyTimeout does not fire between slow chunks here, so the idle deadline is ours
     const idleMs = this.pool.cfg.timeouts.idle;
     if (idleMs > 0) this.idle = setTimeout(() => controller.abort(new Stop("idle")), idleMs);
@@ -238,11 +262,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (d.reason === "budget") this.pool.counters.budgetExhausted++;
     if (this.headWritten) {
       // the client already has part of the response: cut the connection so it sees a truncated one
+      if (this.trace) this.trace.term = err instanceof Stop ? `${TERMINATION.serverTimeout}D` : FAILURE_TERMINATION[kind];
       this.finish();
       this.res.destroy();
       return;
     }
-    this.fail(d.status, `${d.status === 504 ? "Gateway Timeout" : d.status === 503 ? "Service Unavailable" : "Bad Gateway"}: ${kind}`);
+    this.fail(d.status, `${d.status === 504 ? "Gateway Timeout" : d.status === 503 ? "Service Unavailable" : "Bad Gateway"}: ${kind}`, FAILURE_TERMINATION[kind]);
   }
 
   private retryAfter(ms: number): void {
@@ -268,14 +293,17 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.deadline = null;
     if (this.finished) return;
     this.controller?.abort(new Stop("deadline"));
+    const term = `${TERMINATION.serverTimeout}${this.trace?.phase ?? "H"}`;
     if (this.headWritten) {
+      if (this.trace) this.trace.term = term;
       this.finish();
       this.res.destroy();
-    } else this.fail(504, "Gateway Timeout: total deadline reached");
+    } else this.fail(504, "Gateway Timeout: total deadline reached", term);
   }
 
   /** Our own error answer; every 503 of ours says when to come back (one check interval), as the one for "no origin" does. */
-  private fail(status: number, text: string, extra?: Record<string, string>): void {
+  private fail(status: number, text: string, term: string, extra?: Record<string, string>): void {
+    if (this.trace) this.trace.term = term;
     this.count(status);
     this.finish();
     if (status === 503 && !extra?.["retry-after"]) extra = { ...extra, "retry-after": String(Math.max(1, Math.ceil(this.pool.cfg.check.interval / 1000))) };
@@ -283,6 +311,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private count(status: number): void {
+    this.pool.counters.duration.observe((performance.now() - this.startedAt) / 1000);
     this.pool.counters.status[(status / 100) | 0]++;
   }
 

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { formatDuration, parseDuration } from "./duration.ts";
+import { CHANGE_KINDS } from "../health/state.ts";
 
 /**
  * A duration string with a unit ("2s", "500ms", "1m30s"), parsed to milliseconds, from `min` to `max` ms.
@@ -174,6 +175,36 @@ const pool = v.strictObject({
 const listen = v.strictObject({
   host: v.optional(v.string("must be a string"), "0.0.0.0"),
   port: int(0, 65_535),
+  /**
+   * Bind with SO_REUSEPORT (Linux; Node >= 22.12), so a new `edgelb serve` can listen on the same
+   * port while the old one, sent SIGTERM, drains: a restart refuses no connection. Default false.
+   */
+  reusePort: v.optional(bool, false),
+});
+
+const webhook = v.strictObject({
+  /** Where each event is POSTed (http or https). */
+  url: v.pipe(
+    v.string("must be a URL string such as \"https://hooks.example.no/edgelb\""),
+    v.check((s) => {
+      try {
+        const u = new URL(s);
+        return (u.protocol === "http:" || u.protocol === "https:") && u.username === "" && u.password === "";
+      } catch {
+        return false;
+      }
+    }, "must be an http(s) URL without credentials"),
+  ),
+  /** Environment variable (or wrangler secret) holding the signing secret (`whsec_...` or any string), as for agent keys. */
+  secretEnv: envName,
+  /** Kinds of change sent: down, up, ejected, returned, admin, weight, agent. Default all. */
+  events: v.optional(
+    v.pipe(
+      v.array(v.picklist(CHANGE_KINDS, `must be one of ${CHANGE_KINDS.join(", ")}`), "must be a list"),
+      v.minLength(1, "must list at least one kind (remove the webhook to send none)"),
+    ),
+    [...CHANGE_KINDS],
+  ),
 });
 
 const route = v.strictObject({
@@ -232,6 +263,45 @@ export const ConfigSchema = v.strictObject({
     {},
   ),
   admin: v.optional(v.strictObject({ auth: v.optional(auth) }), {}),
+  /** Logs of the Node build: JSON lines (pino), events and one line per request. */
+  log: v.optional(
+    v.strictObject({
+      /** One JSON line per request with HAProxy httplog's fields (client, pool, origin, Tq/Tw/Tc/Tr/Tt, status, bytes, retries, termination state). Default true. */
+      requests: v.optional(bool, true),
+      /**
+       * Skip connections that sent no request at all (HAProxy `option dontlognull`). Off, each such
+       * connection (port scans, browsers' unused preconnects) gets a line with termination CR. Default true.
+       */
+      dontlognull: v.optional(bool, true),
+      /** Where lines go: "stderr" (default), "stdout", or an absolute file path (appended; reopened on SIGHUP, for logrotate). */
+      to: v.optional(
+        v.pipe(
+          v.string("must be a string"),
+          v.check((s) => s === "stderr" || s === "stdout" || /^\/[^\0]*[^/]$/.test(s), "must be \"stderr\", \"stdout\" or an absolute file path"),
+        ),
+        "stderr",
+      ),
+    }),
+    {},
+  ),
+  /** Notifications of the Node build: a signed webhook on every origin state change. */
+  notify: v.optional(
+    v.strictObject({
+      /** Receivers of origin state changes, each POSTed a JSON event signed like agent reports (Standard Webhooks). */
+      webhooks: v.optional(v.array(webhook, "must be a list of webhooks"), []),
+      /** Tries per event and receiver, the first included; then it is dropped with a warn log. Default 5. */
+      attempts: v.optional(int(1, 20), 5),
+      /** Wait before the first retry; doubled each retry, with jitter (between half and the full value). Default 1s. */
+      backoff: v.optional(duration(600_000, 1), "1s"),
+      /** Longest wait between two tries. Default 5m. */
+      maxBackoff: v.optional(duration(86_400_000, 1), "5m"),
+      /** Time one try may take (connect, answer and body). Default 5s. */
+      timeout: v.optional(duration(60_000, 1), "5s"),
+      /** Deliveries waiting at most (all receivers); past it the oldest is dropped, counted and logged at warn. Default 1000. */
+      queue: v.optional(int(1, 1_000_000), 1000),
+    }),
+    {},
+  ),
   /** Settings of the edge build (Cloudflare Worker + Durable Object); the Node build ignores them. */
   edge: v.optional(
     v.strictObject({

@@ -73,6 +73,15 @@ export type HealthEvent =
   | { type: "agent"; origin: number; at: number; agent: AgentView }
   | { type: "tick"; at: number };
 
+/**
+ * What kind of change: by active checks (`down`, `up`), by passive signals (`ejected`, `returned`
+ * to service after an ejection), by an operator (`admin` state, `weight`), or by the origin's agent
+ * (`agent`: its admin word or its health word changed, or its report expired while it said drain,
+ * maint or down). Webhooks filter on these names (config `notify.webhooks[].events`).
+ */
+export const CHANGE_KINDS = ["down", "up", "ejected", "returned", "admin", "weight", "agent"] as const;
+export type HealthChangeKind = (typeof CHANGE_KINDS)[number];
+
 /** The pool config fields the health reducer reads. */
 export type HealthConfig = Pick<PoolConfig, "check" | "passive" | "slowStart">;
 

@@ -41,7 +41,7 @@ describe("the minimal file gets HAProxy's defaults", () => {
 
   it("parses, with the only pool as the default pool", () => {
     expect(cfg.defaultPool).toBe("webfarm");
-    expect(cfg.listen).toEqual({ host: "127.0.0.1", port: 8080 });
+    expect(cfg.listen).toEqual({ host: "127.0.0.1", port: 8080, reusePort: false });
     expect(cfg.prefix).toBe("/__edgelb");
     expect(cfg.routes).toEqual([]);
   });

@@ -461,12 +461,12 @@ describe("HealthStore", () => {
     st.apply({ type: "admin", origin: 0, at: 60, admin: "drain", weight: 0 });
     st.apply(out("success", 70));
     expect(seen).toEqual([
-      { origin: "a", from: "UP", to: "DOWN", reason: "check failed: HTTP 500" },
-      { origin: "a", from: "DOWN", to: "UP", reason: "check passed: HTTP 200" },
-      { origin: "b", from: "in service", to: "ejected for 5000ms", reason: "refused on real traffic" },
-      { origin: "b", from: "ejected", to: "in service after ejection time", reason: "check passed" },
-      { origin: "a", from: "ready", to: "drain", reason: "admin" },
-      { origin: "a", from: "weight 1", to: "weight 0", reason: "admin" },
+      { kind: "down", origin: "a", from: "UP", to: "DOWN", reason: "check failed: HTTP 500", at: 10 },
+      { kind: "up", origin: "a", from: "DOWN", to: "UP", reason: "check passed: HTTP 200", at: 30 },
+      { kind: "ejected", origin: "b", from: "in service", to: "ejected for 5000ms", reason: "refused on real traffic", at: 40 },
+      { kind: "returned", origin: "b", from: "ejected", to: "in service after ejection time", reason: "check passed", at: 50 },
+      { kind: "admin", origin: "a", from: "ready", to: "drain", reason: "admin", at: 60 },
+      { kind: "weight", origin: "a", from: "weight 1", to: "weight 0", reason: "admin", at: 60 },
     ]);
   });
 });

@@ -82,7 +82,7 @@ describe("GET /__edgelb/metrics (Node build)", () => {
     const [h] = histogramSeries(text, "edgelb_request_duration_seconds");
     expect(h.labels).toEqual({ pool: "webfarm" });
     expect(h.buckets.at(-1)).toEqual(["+Inf", h.count]);
-    expect([0, 10]).toContain(h.count);
+    expect(h.count).toBe(10);
     // the process that serves them (this one: the balancer runs in the test's process)
     expect(value(fams, "process_resident_memory_bytes")).toBeGreaterThan(10 * 1024 * 1024);
     const start = value(fams, "process_start_time_seconds");

@@ -1,0 +1,37 @@
+// Config of logs, notifications and the port handover (issue 8, items 6-8): defaults and issues.
+import { describe, expect, it } from "vitest";
+import { formatIssue, parseConfig } from "../../core/config/parse.ts";
+
+const base = { listen: { port: 8080 }, pools: { webfarm: { origins: [{ name: "web01", url: "http://127.0.0.1:9101" }] } } };
+const problems = (extra: Record<string, unknown>) => {
+  const r = parseConfig({ ...base, ...extra });
+  return r.ok ? [] : r.issues.map(formatIssue);
+};
+
+describe("log, notify and listen.reusePort", () => {
+  it("defaults: request lines on stderr, dontlognull, no webhooks, 5 attempts from 1s, a queue of 1000, no reusePort", () => {
+    const r = parseConfig(base);
+    if (!r.ok) throw new Error("config");
+    expect(r.config.log).toEqual({ requests: true, dontlognull: true, to: "stderr" });
+    expect(r.config.notify).toEqual({ webhooks: [], attempts: 5, backoff: 1000, maxBackoff: 300_000, timeout: 5000, queue: 1000 });
+    expect(r.config.listen.reusePort).toBe(false);
+  });
+
+  it("a webhook gets every kind by default; its kinds, URL and secret variable are checked", () => {
+    const r = parseConfig({ ...base, notify: { webhooks: [{ url: "https://hooks.example.no/edgelb", secretEnv: "EDGELB_HOOK" }] } });
+    if (!r.ok) throw new Error("config");
+    expect(r.config.notify.webhooks[0].events).toEqual(["down", "up", "ejected", "returned", "admin", "weight", "agent"]);
+    expect(problems({ notify: { webhooks: [{ url: "ftp://x", secretEnv: "A" }] } })).toEqual([`notify.webhooks[0].url: must be an http(s) URL without credentials, got "ftp://x"`]);
+    expect(problems({ notify: { webhooks: [{ url: "http://x", secretEnv: "not a var" }] } })).toEqual([`notify.webhooks[0].secretEnv: must be an environment variable name, got "not a var"`]);
+    expect(problems({ notify: { webhooks: [{ url: "http://x", secretEnv: "A", events: ["dwon"] }] } })[0]).toMatch(/^notify\.webhooks\[0\]\.events\[0\]: must be one of down, up, ejected/);
+    expect(problems({ notify: { webhooks: [{ url: "http://x", secret: "inline" }] } }).join("\n")).toMatch(/secret/);
+    expect(problems({ notify: { attempts: 0 } })).toEqual(["notify.attempts: must be 1-20, got 0"]);
+  });
+
+  it("log.to: stderr, stdout or an absolute path", () => {
+    expect(problems({ log: { to: "stdout" } })).toEqual([]);
+    expect(problems({ log: { to: "/var/log/edgelb/edgelb.log" } })).toEqual([]);
+    expect(problems({ log: { to: "edgelb.log" } })).toEqual([`log.to: must be "stderr", "stdout" or an absolute file path, got "edgelb.log"`]);
+    expect(problems({ log: { requests: "yes" } })).toEqual([`log.requests: must be true or false, got "yes"`]);
+  });
+});
