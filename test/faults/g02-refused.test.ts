@@ -7,9 +7,9 @@ afterEach(killOrigins);
 describe("G2 a dead origin under load", () => {
   it("gets at most 1 attempt after its first refused connect, and every request is served", async () => {
     const [web01, web02] = await Promise.all([startOrigin("web01"), startOrigin("web02")]);
-    // checks every second; the first one runs within 250 ms and would take web01 out by itself, so the
-    // load starts at once: the refused connects on real traffic are what is measured here
-    const b = await startBalancer({ pools: { webfarm: poolOf([web01, web02], { check: { interval: "1s", timeout: "500ms" } }) } });
+    // no active checks: a first check could take web01 out before any request reached it (it did, about
+    // 1 run in 8); what is measured here is the refused connects on real traffic and passive ejection
+    const b = await startBalancer({ pools: { webfarm: poolOf([web01, web02], { check: { enabled: false } }) } });
     try {
       await web01.kill("SIGKILL");
       const rs = await paced(b.url, { rate: 500, durationMs: 2000, prefix: "g2-" });
