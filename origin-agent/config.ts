@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { formatDuration, parseDuration } from "../core/config/duration.ts";
 import { formatIssue, formatPath, get, inFileOrder, parseJsonText, type ConfigIssue } from "../core/config/parse.ts";
-import { parseStatusSpec, type StatusRange } from "../core/config/schema.ts";
+import { httpUrl as httpUrlSchema, parseStatusSpec, type StatusRange } from "../core/config/schema.ts";
 
 /** A duration string ("1s", "500ms") parsed to ms, from `min` to `max` ms. */
 const duration = (min: number, max: number) =>
@@ -37,17 +37,7 @@ const target = v.pipe(
   }, "must be http(s)://host[:port][/prefix] with no query, fragment or credentials"),
 );
 
-const httpUrl = v.pipe(
-  v.string("must be a URL string such as \"http://127.0.0.1/health\""),
-  v.check((s) => {
-    try {
-      const u = new URL(s);
-      return (u.protocol === "http:" || u.protocol === "https:") && u.username === "" && u.password === "";
-    } catch {
-      return false;
-    }
-  }, "must be an http(s) URL without credentials"),
-);
+const httpUrl = httpUrlSchema("http://127.0.0.1/health");
 
 const envName = v.pipe(v.string("must be a string"), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"));
 

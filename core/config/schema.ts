@@ -182,10 +182,10 @@ const listen = v.strictObject({
   reusePort: v.optional(bool, false),
 });
 
-const webhook = v.strictObject({
-  /** Where each event is POSTed (http or https). */
-  url: v.pipe(
-    v.string("must be a URL string such as \"https://hooks.example.no/edgelb\""),
+/** An http(s) URL without credentials (a webhook's, the agent's health and report URLs); `example` goes in the message. */
+export function httpUrl(example: string) {
+  return v.pipe(
+    v.string(`must be a URL string such as "${example}"`),
     v.check((s) => {
       try {
         const u = new URL(s);
@@ -194,7 +194,12 @@ const webhook = v.strictObject({
         return false;
       }
     }, "must be an http(s) URL without credentials"),
-  ),
+  );
+}
+
+const webhook = v.strictObject({
+  /** Where each event is POSTed (http or https). */
+  url: httpUrl("https://hooks.example.no/edgelb"),
   /** Environment variable (or wrangler secret) holding the signing secret (`whsec_...` or any string), as for agent keys. */
   secretEnv: envName,
   /** Kinds of change sent: down, up, ejected, returned, admin, weight, agent. Default all. */
