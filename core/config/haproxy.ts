@@ -142,7 +142,7 @@ const IGNORED: Record<string, string> = {
 const IGNORED_OPTIONS: Record<string, string> = {
   httplog: LOG_NOTE,
   tcplog: LOG_NOTE,
-  dontlognull: "edgelb's config has no setting to skip logging connections that sent nothing; ignored",
+  dontlognull: "edgelb already skips connections that sent nothing (log.dontlognull, on by default); nothing to import",
   "dontlog-normal": LOG_NOTE,
   "log-health-checks": "edgelb logs every health state change itself; ignored",
   "log-separate-errors": LOG_NOTE,
