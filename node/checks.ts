@@ -1,4 +1,4 @@
-import { Pool } from "undici";
+import { Pool } from "./undici.ts";
 import { checkPassed, checkRequest } from "../core/health/check.ts";
 import type { PoolRuntime } from "./pool.ts";
 

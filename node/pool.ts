@@ -1,4 +1,4 @@
-import { Pool } from "undici";
+import { Pool } from "./undici.ts";
 import type { PoolConfig } from "../core/config/schema.ts";
 import { HealthStore, type HealthChange } from "../core/health/store.ts";
 import { carryOver, type PoolHealth } from "../core/health/state.ts";
