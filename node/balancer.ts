@@ -1,5 +1,8 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { Http2Server } from "node:http2";
 import net, { type AddressInfo, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Config } from "../core/config/schema.ts";
@@ -16,6 +19,10 @@ import { Notifier } from "./notify.ts";
 import { PoolRuntime } from "./pool.ts";
 import { closingSockets, forward, reply } from "./proxy.ts";
 import { RequestTrace } from "./trace.ts";
+import { createTlsServer, type LoadedCert } from "./tls.ts";
+import { createH2Server } from "./h2.ts";
+import { tunnel, wantsWebSocket } from "./upgrade.ts";
+import { httpsRedirect } from "../core/proxy/sni.ts";
 
 /** Statuses for what Node's parser refuses before a request exists (RFC 9112 errors). */
 const PARSE_ERRORS: Record<string, [number, string]> = {
@@ -28,13 +35,29 @@ const PARSE_ERRORS: Record<string, [number, string]> = {
 const TQ_START = Symbol("edgelb.tqStart");
 const BYTES_LOGGED = Symbol("edgelb.bytesLogged");
 const REQUESTS = Symbol("edgelb.requests");
-type Tracked = Socket & { [TQ_START]?: number; [BYTES_LOGGED]?: number; [REQUESTS]?: number };
+/** Set on the connections of a listener with `redirectHttps`: the https port they are sent to. */
+const REDIRECT = Symbol("edgelb.redirect");
+type Tracked = Socket & { [TQ_START]?: number; [BYTES_LOGGED]?: number; [REQUESTS]?: number; [REDIRECT]?: number };
+
+/** One bound listener: its socket server, and for TLS the way to put new certificates in place. */
+interface Listener {
+  server: net.Server;
+  swap?: (certs: LoadedCert[]) => void;
+}
 
 /** The self-hosted balancer: one node:http server, pools of undici connections, checks on timers. */
 export class Balancer {
   config: Config;
   readonly log: Logger;
+  /**
+   * The HTTP/1.1 engine. It does not listen itself: each listener (plain TCP or TLS) hands it its
+   * connections, HTTP/2 ones going to `h2` instead; all requests end in `handle`.
+   */
   readonly server: http.Server;
+  private h2: Http2Server | null = null;
+  private listeners: Listener[] = [];
+  /** Per listener, the certificates served now (null for plain ones). */
+  private certs: (LoadedCert[] | null)[];
   readonly startedAt = Date.now();
   /** Config reloads since start (SIGHUP), on the stats: a refused file says why. */
   private readonly reloads: ReloadStats = { applied: 0, refused: 0, last: null };
@@ -52,8 +75,10 @@ export class Balancer {
   readonly notifier: Notifier;
 
   /** `log`: default, a pino logger writing where `config.log.to` says. */
-  constructor(config: Config, log: Logger = createLogger(config.log.to)) {
+  /** `certs`: per listener, the certificates of a TLS one (node/tls.ts loadAllCertificates), checked by the caller. */
+  constructor(config: Config, log: Logger = createLogger(config.log.to), certs: (LoadedCert[] | null)[] = []) {
     this.config = config;
+    this.certs = certs;
     this.log = log;
     this.notifier = new Notifier(config.notify, (name) => process.env[name], log);
     this.server = http.createServer(
@@ -65,6 +90,8 @@ export class Balancer {
         requireHostHeader: true,
         // check header deadlines every second, not every 30 s (slowloris)
         connectionsCheckingInterval: 1000,
+        // only WebSocket upgrades become tunnels; any other Upgrade (h2c...) is a plain request
+        shouldUpgradeCallback: wantsWebSocket,
       },
       (req, res) => this.handle(req, res),
     );
@@ -104,25 +131,63 @@ export class Balancer {
       socket.on("error", () => {});
       socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
     });
+    this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.control = this.buildControl();
     this.applyPools(config, true);
   }
 
-  /** Starts listening on config.listen; resolves with the bound address. */
+  /** Starts every listener of config.listen; resolves with the first one's bound address (all: `addresses`). */
   async listen(): Promise<AddressInfo> {
-    const { host, port, reusePort } = this.config.listen;
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      // reusePort (SO_REUSEPORT, Node >= 22.12 on Linux): a new process binds the port while this one drains
-      this.server.listen({ port, host, ...(reusePort ? { reusePort: true } : {}) }, () => {
-        this.server.off("error", reject);
-        resolve();
+    const cfg = this.config.listen;
+    for (let i = 0; i < cfg.length; i++) {
+      const l = cfg[i];
+      const certs = this.certs[i];
+      if (l.tls && !certs) throw new Error(`listen[${i}]: certificates not loaded`);
+      let entry: Listener;
+      if (l.tls && certs) {
+        const h2 = l.tls.http2 ? (this.h2 ??= createH2Server(this.config, (req, res) => this.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse))) : null;
+        const t = createTlsServer(certs, l.tls.http2, (socket: TLSSocket) => {
+          socket.on("error", () => {});
+          (socket.alpnProtocol === "h2" && h2 ? h2 : this.server).emit("connection", socket);
+        });
+        entry = { server: t.server, swap: t.swap };
+      } else {
+        const redirect = l.redirectHttps;
+        entry = {
+          server: net.createServer({ noDelay: true }, (socket: Tracked) => {
+            if (redirect) socket[REDIRECT] = redirect;
+            this.server.emit("connection", socket);
+          }),
+        };
+      }
+      // a TLS listener's handshakes count against the same limit as plain connections
+      if (this.config.client.maxConnections > 0) entry.server.maxConnections = this.config.client.maxConnections;
+      await new Promise<void>((resolve, reject) => {
+        // the caller says which listener could not bind
+        entry.server.once("error", (e) => reject(Object.assign(e, { listener: l })));
+        // reusePort (SO_REUSEPORT, Node >= 22.12 on Linux): a new process binds the port while this one drains
+        entry.server.listen({ port: l.port, host: l.host, ...(l.reusePort ? { reusePort: true } : {}) }, () => {
+          entry.server.off("error", reject);
+          resolve();
+        });
       });
-    });
+      entry.server.on("error", (e) => this.log.error({ event: "listener-error", error: String(e) }));
+      this.listeners.push(entry);
+    }
+    // the HTTP/1.1 engine's header-deadline sweep starts when it "listens"
+    this.server.emit("listening");
     for (const c of this.checkers.values()) c.start();
-    const a = this.server.address() as AddressInfo;
-    this.log.info({ event: "listening", address: `http://${a.address}:${a.port}`, pools: [...this.pools.keys()], reusePort });
-    return a;
+    for (const [i, a] of this.addresses().entries()) {
+      const l = cfg[i];
+      const scheme = l.tls ? "https" : "http";
+      this.log.info({ event: "listening", address: `${scheme}://${a.address}:${a.port}`, pools: [...this.pools.keys()], reusePort: l.reusePort, ...(l.tls ? { http2: l.tls.http2, certificates: this.certs[i]?.map((c) => ({ names: c.names, notAfter: c.notAfter })) } : {}), ...(l.redirectHttps ? { redirectHttps: l.redirectHttps } : {}) });
+    }
+    return this.addresses()[0];
+  }
+
+  /** The bound address of each listener, in config order. */
+  addresses(): AddressInfo[] {
+    return this.listeners.map((l) => l.server.address() as AddressInfo);
   }
 
   /** The pool for a Host header (exact name, then "*.suffix" routes, then the default pool). */
@@ -133,7 +198,8 @@ export class Balancer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     // pipelined behind a refused request: never answered, never forwarded; the socket closes
     if (closingSockets.has(req.socket)) return;
-    if (this.closing) res.setHeader("connection", "close");
+    const h1 = req.httpVersionMajor !== 2;
+    if (this.closing && h1) res.setHeader("connection", "close");
     let trace: RequestTrace | null = null;
     if (this.config.log.requests) {
       const socket = req.socket as Tracked;
@@ -146,6 +212,12 @@ export class Balancer {
     if (!v.ok) {
       if (trace) this.logOnClose(trace, TERMINATION.refused, req, res);
       return reply(res, v.status, `${v.status === 431 ? "Request Header Fields Too Large" : v.status === 414 ? "URI Too Long" : "Bad Request"}: ${v.reason}`, true);
+    }
+    const redirect = (req.socket as Tracked)[REDIRECT];
+    if (redirect && h1) {
+      if (trace) this.logOnClose(trace, TERMINATION.local, req, res);
+      const to = httpsRedirect(req.headers.host, req.url ?? "/", redirect);
+      return to ? reply(res, 308, `Permanent Redirect: ${to}`, false, { location: to }) : reply(res, 400, "Bad Request: no Host to redirect to", true);
     }
     const where = controlTarget(req.url ?? "", this.config.prefix);
     if (where !== "proxy") {
@@ -169,6 +241,31 @@ export class Balancer {
 
   private done(): void {
     this.inflight--;
+  }
+
+  /** A WebSocket upgrade (the only kind `shouldUpgradeCallback` lets through): validated like any request, then tunnelled. */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => {});
+    const refuse = (status: number, text: string) =>
+      void socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length + 1}\r\n\r\n${text}\n`);
+    const v = validateRequest(req);
+    if (!v.ok) return refuse(v.status, `Bad Request: ${v.reason}`);
+    // Node < 24 has no shouldUpgradeCallback and sends every Upgrade here
+    if (!wantsWebSocket(req)) return refuse(400, "Bad Request: only WebSocket upgrades are tunnelled");
+    if (this.closing) return refuse(503, "Service Unavailable: stopping");
+    const redirect = (req.socket as Tracked)[REDIRECT];
+    if (redirect) {
+      const to = httpsRedirect(req.headers.host, req.url ?? "/", redirect);
+      return void socket.end(`HTTP/1.1 308 Permanent Redirect\r\nlocation: ${to}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    }
+    // the control routes are plain HTTP; a lookalike is refused as on the request path
+    if (controlTarget(req.url ?? "", this.config.prefix) !== "proxy") return refuse(404, "Not Found");
+    try {
+      tunnel(this.config, this.route(req.headers.host), req, socket, head);
+    } catch (e) {
+      this.log.error({ event: "bug", error: String((e as Error)?.stack ?? e) });
+      refuse(500, "Internal Server Error");
+    }
   }
 
   private logOnClose(t: RequestTrace, term: string, req: IncomingMessage, res: ServerResponse): void {
@@ -313,17 +410,25 @@ export class Balancer {
   }
 
   /** Swaps in a new, already validated config (SIGHUP). Listen address changes need a restart. */
-  reload(config: Config, file = ""): void {
+  reload(config: Config, file = "", certs?: (LoadedCert[] | null)[]): void {
     this.reloads.applied++;
     this.reloads.last = { at: Date.now(), ok: true, file, problems: [] };
-    const l = config.listen, was = this.config.listen;
-    if (l.host !== was.host || l.port !== was.port || l.reusePort !== was.reusePort) {
-      this.log.warn({ event: "reload", note: "listen changes take effect on restart only" });
+    if (JSON.stringify(listenShape(config)) !== JSON.stringify(listenShape(this.config))) {
+      this.log.warn({ event: "reload", note: "listen changes take effect on restart only (certificates are re-read now)" });
     }
     if (config.log.to !== this.config.log.to) this.log.warn({ event: "reload", note: "log.to changes take effect on restart only" });
     this.notifier.configure(config.notify);
     const prefixChanged = config.prefix !== this.config.prefix;
     this.config = { ...config, listen: this.config.listen, log: { ...config.log, to: this.config.log.to } };
+    // new certificates (the same files rewritten, or other files) for the next handshakes
+    if (certs) {
+      this.listeners.forEach((l, i) => {
+        const c = certs[i];
+        if (l.swap && c) l.swap(c);
+      });
+      this.certs = this.certs.map((old, i) => (this.listeners[i]?.swap && certs[i] ? certs[i] : old));
+      this.log.info({ event: "certificates", listeners: this.certs.map((c) => c?.map((x) => ({ names: x.names, notAfter: x.notAfter })) ?? null) });
+    }
     this.applyPools(config, false);
     if (prefixChanged) this.control = this.buildControl();
     this.log.info({ event: "reload", pools: [...this.pools.keys()] });
@@ -339,8 +444,10 @@ export class Balancer {
    */
   close(graceMs = 30_000, lingerMs = 0): Promise<void> {
     this.closing ??= (async () => {
-      // the listening socket only: keep-alive connections stay (http.Server#close would close the idle ones now)
-      net.Server.prototype.close.call(this.server);
+      // the listening sockets only: keep-alive connections stay (http.Server#close would close the idle ones now)
+      for (const l of this.listeners) l.server.close();
+      // HTTP/2 clients are told to open no new streams; those in flight finish
+      this.h2?.close();
       const start = Date.now();
       const until = start + graceMs;
       const lingerUntil = start + Math.min(lingerMs, graceMs);
@@ -357,6 +464,11 @@ export class Balancer {
     })();
     return this.closing;
   }
+}
+
+/** What of config.listen needs a restart to change (the certificate files do not). */
+function listenShape(c: Config) {
+  return c.listen.map((l) => ({ host: l.host, port: l.port, reusePort: l.reusePort, tls: !!l.tls, http2: l.tls?.http2, redirect: l.redirectHttps }));
 }
 
 /** The peer as HAProxy logs it: addr:port. */

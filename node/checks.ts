@@ -1,6 +1,7 @@
 import { Pool } from "./undici.ts";
 import { checkPassed, checkRequest } from "../core/health/check.ts";
 import type { PoolRuntime } from "./pool.ts";
+import { originTls } from "./tls.ts";
 
 /** Jitter of the check schedule (HAProxy `spread-checks`-like), as a share of the interval. */
 const SPREAD = 0.1;
@@ -18,7 +19,7 @@ export class Checker {
 
   constructor(pool: PoolRuntime) {
     this.pool = pool;
-    this.probes = pool.cfg.origins.map((o) => new Pool(o.url, { connections: 1, pipelining: 1, connect: { timeout: pool.cfg.check.timeout } }));
+    this.probes = pool.cfg.origins.map((o) => new Pool(o.url, { connections: 1, pipelining: 1, connect: { timeout: pool.cfg.check.timeout, ...originTls(o) } }));
   }
 
   start(): void {

@@ -1,6 +1,8 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { formatIssue, parseConfigText, type ParseResult } from "../core/config/parse.ts";
+import { formatIssue, parseConfigText, type ConfigIssue, type ParseResult } from "../core/config/parse.ts";
+import type { Config, ListenerConfig } from "../core/config/schema.ts";
+import { checkOriginCas, loadAllCertificates, type LoadedCert } from "./tls.ts";
 import { edgeWarnings } from "../core/config/edge.ts";
 import { Balancer } from "./balancer.ts";
 import { runDemo } from "./demo.ts";
@@ -18,6 +20,19 @@ const USAGE = `usage:
   edgelb demo                          two demo origins and a balancer on 127.0.0.1:8080
   edgelb import-haproxy haproxy.cfg    print an equivalent edgelb.json (-o FILE to write it); unmapped
                                        directives are named on stderr with their line`;
+
+/**
+ * A config for `serve` and `check`: validated, then the files it names read and checked (TLS
+ * certificates and keys, origin CA files), each problem naming its path and file.
+ */
+export function loadServeConfig(file: string): { ok: true; config: Config; certs: (LoadedCert[] | null)[]; warnings: ConfigIssue[] } | { ok: false; problems: string[] } {
+  const r = loadConfig(file);
+  if (!r.ok) return { ok: false, problems: r.issues.map(formatIssue) };
+  const certs = loadAllCertificates(r.config);
+  const problems = [...(certs.ok ? [] : certs.problems), ...checkOriginCas(r.config)];
+  if (problems.length || !certs.ok) return { ok: false, problems };
+  return { ok: true, config: r.config, certs: certs.byListener, warnings: r.warnings };
+}
 
 /** Reads and validates a config file; a missing or unreadable file is one issue naming the path. */
 export function loadConfig(file: string): ParseResult {
@@ -48,36 +63,36 @@ function configArg(args: string[], extra: { readyFile?: boolean } = {}): { confi
 }
 
 async function serve(file: string, readyFile?: string): Promise<void> {
-  const r = loadConfig(file);
+  const r = loadServeConfig(file);
   if (!r.ok) {
-    for (const i of r.issues) process.stderr.write(`${file}: ${formatIssue(i)}\n`);
+    for (const p of r.problems) process.stderr.write(`${file}: ${p}\n`);
     process.exit(1);
   }
-  const lb = new Balancer(r.config);
-  let a;
+  for (const w of r.warnings) process.stderr.write(`${file}: warning: ${formatIssue(w)}\n`);
+  const lb = new Balancer(r.config, undefined, r.certs);
   try {
-    a = await lb.listen();
+    await lb.listen();
   } catch (e) {
-    const { host, port, reusePort } = r.config.listen;
+    const { host, port, reusePort } = (e as { listener?: ListenerConfig }).listener ?? r.config.listen[0];
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
     const hint = code === "EADDRINUSE" ? (reusePort ? " (the process holding it was not started with listen.reusePort)" : " (to start a new process while the old one runs, set listen.reusePort in both)") : "";
     process.stderr.write(`${file}: cannot listen on ${host}:${port}: ${code}${hint}\n`);
     lb.log.flush();
     process.exit(1);
   }
-  process.stdout.write(`edgelb listening on http://${a.address}:${a.port}\n`);
+  lb.addresses().forEach((a, i) => process.stdout.write(`edgelb listening on ${r.config.listen[i].tls ? "https" : "http"}://${a.address}:${a.port}\n`));
   // for a supervisor: "this process listens now" (ExecStartPost waits for it; with reusePort, a
   // probe of the port could be answered by the process being replaced)
   if (readyFile) writeFileSync(readyFile, `${process.pid}\n`);
   process.on("SIGHUP", () => {
     // logrotate moved the file away: write to a new one from now on
     lb.log.reopen();
-    const next = loadConfig(file);
+    const next = loadServeConfig(file);
     if (!next.ok) {
-      lb.reloadRefused(file, next.issues.map(formatIssue));
+      lb.reloadRefused(file, next.problems);
       return;
     }
-    lb.reload(next.config, file);
+    lb.reload(next.config, file, next.certs);
   });
   const stop = (sig: string) => {
     lb.log.info({ event: "stopping", signal: sig });
@@ -101,11 +116,12 @@ export async function main(argv: string[]): Promise<void> {
     }
     case "check": {
       const file = configArg(rest).config;
-      const r = loadConfig(file);
+      const r = loadServeConfig(file);
       if (!r.ok) {
-        for (const i of r.issues) process.stdout.write(`${formatIssue(i)}\n`);
+        for (const p of r.problems) process.stdout.write(`${p}\n`);
         process.exit(1);
       }
+      for (const w of r.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
       const origins = Object.values(r.config.pools).reduce((n, p) => n + p.origins.length, 0);
       for (const w of edgeWarnings(r.config)) process.stderr.write(`warning (edge build only): ${formatIssue(w)}\n`);
       process.stdout.write(`${file}: ok (${Object.keys(r.config.pools).length} pool(s), ${origins} origin(s))\n`);

@@ -1,5 +1,6 @@
 import { Pool } from "./undici.ts";
-import type { PoolConfig } from "../core/config/schema.ts";
+import type { OriginConfig, PoolConfig } from "../core/config/schema.ts";
+import { originTls } from "./tls.ts";
 import { HealthStore, type HealthChange } from "../core/health/store.ts";
 import { carryOver, type PoolHealth } from "../core/health/state.ts";
 import { createPolicy, FULL, NONE, pickOrigin, type Policy } from "../core/select/index.ts";
@@ -42,7 +43,7 @@ export class PoolRuntime {
     this.policy = createPolicy(cfg.balance, cfg.origins.length);
     this.counters = new PoolCounters(cfg.origins.length);
     this.budget = new RetryBudget(cfg.retryBudget);
-    this.dispatchers = cfg.origins.map((o) => makeDispatcher(o.url, o.maxconn, cfg));
+    this.dispatchers = cfg.origins.map((o) => makeDispatcher(o, cfg));
     this.inflight = new Int32Array(cfg.origins.length);
     this.maxconn = Int32Array.from(cfg.origins, (o) => o.maxconn);
   }
@@ -102,12 +103,12 @@ export class PoolRuntime {
   }
 }
 
-/** Keep-alive pool to one origin, sized to its maxconn; timeouts from the pool config. */
-export function makeDispatcher(url: string, maxconn: number, cfg: PoolConfig): Pool {
-  return new Pool(url, {
-    connections: maxconn > 0 ? maxconn : null,
+/** Keep-alive pool to one origin, sized to its maxconn; timeouts from the pool config; TLS settings for https. */
+export function makeDispatcher(o: OriginConfig, cfg: PoolConfig): Pool {
+  return new Pool(o.url, {
+    connections: o.maxconn > 0 ? o.maxconn : null,
     pipelining: 1,
-    connect: { timeout: cfg.timeouts.connect },
+    connect: { timeout: cfg.timeouts.connect, ...originTls(o) },
     // a backstop only: the precise per-try header deadline is set per exchange (node/proxy.ts)
     headersTimeout: cfg.timeouts.header > 0 ? cfg.timeouts.header + 1000 : 0,
     // the idle deadline between body chunks is enforced per exchange (node/proxy.ts)

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
 import { PassThrough, type Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { HeaderError, isTrusted, requestHeaders, responseHeaders } from "../core/proxy/headers.ts";
@@ -8,6 +9,7 @@ import { FULL, NONE } from "../core/select/index.ts";
 import type { Config } from "../core/config/schema.ts";
 import { FAILURE_TERMINATION, TERMINATION } from "../core/log/httplog.ts";
 import { failureOf } from "./errors.ts";
+import { h2HasBody } from "./h2.ts";
 import type { PoolRuntime } from "./pool.ts";
 import type { RequestTrace } from "./trace.ts";
 
@@ -32,6 +34,8 @@ export function reply(res: ServerResponse, status: number, text: string, close =
     res.destroy();
     return;
   }
+  // HTTP/2: the stream ends with the answer; the connection (other streams) goes on
+  if (res.req?.httpVersionMajor === 2) close = false;
   if (close && res.socket) closingSockets.add(res.socket);
   const body = `${text}\n`;
   res.writeHead(status, {
@@ -62,7 +66,7 @@ export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage,
   try {
     headers = requestHeaders(
       req.rawHeaders,
-      { peer, proto: "http", host, trusted: isTrusted(peer, config.forwardFor.trustedProxies) },
+      { peer, proto: (req.socket as TLSSocket).encrypted ? "https" : "http", host, trusted: isTrusted(peer, config.forwardFor.trustedProxies) },
       config.forwardFor,
     );
   } catch (e) {
@@ -73,7 +77,7 @@ export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage,
     throw e;
   }
   pool.counters.requests++;
-  const hasBody = req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] ?? "0") !== "0";
+  const hasBody = h2HasBody(req) ?? (req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] ?? "0") !== "0");
   if (!hasBody) return new Exchange(pool, req, res, trace, target.path, headers, null, true).next();
   // buffer up to replayBufferBytes so the body can be sent again; past that, stream it once
   const cap = pool.cfg.replayBufferBytes;
@@ -112,6 +116,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private timer: NodeJS.Timeout | null = null;
   private retryDelay = 0;
   private readonly method: string;
+  private readonly h2: boolean;
   private readonly pool: PoolRuntime;
   private readonly res: ServerResponse;
   private readonly path: string;
@@ -129,6 +134,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.headers = headers;
     this.body = body;
     this.method = req.method ?? "GET";
+    this.h2 = req.httpVersionMajor === 2;
     this.trip = new Trip(pool.cfg, this.method, replayable, pool.budget, Math.random);
     pool.budget.onRequest();
     res.once("close", () => this.onClientClose());
@@ -215,7 +221,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     const idleMs = this.pool.cfg.timeouts.idle;
     if (idleMs > 0) this.idle = setTimeout(() => controller.abort(new Stop("idle")), idleMs);
     const raw = rawToStrings(controller.rawHeaders);
-    this.res.writeHead(statusCode, statusMessage || undefined, responseHeaders(raw));
+    // HTTP/2 has no reason phrase
+    this.res.writeHead(statusCode, this.h2 ? undefined : statusMessage || undefined, responseHeaders(raw));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

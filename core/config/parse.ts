@@ -35,7 +35,7 @@ export function parseConfig(input: unknown): ParseResult {
   const r = v.safeParse(ConfigSchema, input, { abortEarly: false, abortPipeEarly: true });
   const found: Found[] = structural.slice();
   if (!r.success) {
-    for (const i of r.issues) {
+    for (const i of expandUnions(r.issues)) {
       // unknown keys come from `walk` (valibot names only the first one of each object)
       if (i.kind === "schema" && i.expected === "never" && i.path?.length) continue;
       const f = toFound(i);
@@ -55,7 +55,7 @@ export function parseConfig(input: unknown): ParseResult {
     if (get(input, ["pools", pname, "check", "timeout"]) === undefined) pool.check.timeout = Math.min(pool.check.timeout, pool.check.interval);
   }
   cfg.defaultPool ??= Object.keys(cfg.pools)[0];
-  return { ok: true, config: cfg, warnings: [] };
+  return { ok: true, config: cfg, warnings: configWarnings(cfg) };
 }
 
 /** Parses JSON text, then validates; a JSON syntax error is one issue at path "(file)". */
@@ -126,13 +126,61 @@ function crossChecks(input: unknown): Found[] {
         out.push({ keys: ["routes", i, "pool"], message: `names no pool (${known})`, value: rt.pool });
     });
   }
+  const listeners = Array.isArray(input.listen) ? input.listen.map((l, i) => [l, ["listen", i]] as const) : [[input.listen, ["listen"]] as const];
+  const bound = new Map<string, string>();
+  for (const [l, keys] of listeners) {
+    if (!isObject(l) || typeof l.port !== "number") continue;
+    const at = `${typeof l.host === "string" ? l.host : "0.0.0.0"}:${l.port}`;
+    const first = bound.get(at);
+    if (first !== undefined && l.port !== 0) out.push({ keys: [...keys, "port"], message: `is already used by ${first} on the same host`, value: l.port });
+    else bound.set(at, formatPath(keys));
+    if (l.tls !== undefined && l.redirectHttps !== undefined)
+      out.push({ keys: [...keys, "redirectHttps"], message: "is for a plain http listener (this one has tls)", value: l.redirectHttps });
+  }
   if (typeof input.defaultPool === "string" && !Object.hasOwn(pools, input.defaultPool))
     out.push({ keys: ["defaultPool"], message: `names no pool (${known})`, value: input.defaultPool });
   return out;
 }
 
+/** Settings that are valid but risky: said by `edgelb check` and at start, never refused. */
+function configWarnings(cfg: Config): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const [pname, pool] of Object.entries(cfg.pools)) {
+    pool.origins.forEach((o, i) => {
+      if (!o.verify && o.url.startsWith("https:"))
+        out.push({ path: formatPath(["pools", pname, "origins", i, "verify"]), message: "is false: the origin's certificate is not checked (anyone on the path can read and change the traffic)", value: false });
+      if (o.ca !== undefined && !o.url.startsWith("https:"))
+        out.push({ path: formatPath(["pools", pname, "origins", i, "ca"]), message: "is set on an http origin: it is used only for https", value: o.ca });
+    });
+  }
+  return out;
+}
+
+/**
+ * A union whose input matched none of its options (a listener given as neither an object nor a
+ * list, or an object with a bad key) carries each option's issues, their paths relative to the
+ * union: keep those that go deeper than the union itself (the option whose type fit), with the
+ * union's path in front, else the union's own message.
+ */
+function expandUnions(issues: readonly v.BaseIssue<unknown>[]): v.BaseIssue<unknown>[] {
+  const out: v.BaseIssue<unknown>[] = [];
+  for (const i of issues) {
+    // the option of the input's kind: a list's issues are under an index, an object's under a key
+    const kind = Array.isArray(i.input) ? "array" : "object";
+    const deeper = i.type === "union" ? (i.issues ?? []).filter((j) => j.path?.[0]?.type === kind) : [];
+    if (!deeper.length) {
+      out.push(i);
+      continue;
+    }
+    const at = i.path ?? [];
+    out.push(...expandUnions(deeper.map((j) => ({ ...j, path: [...at, ...(j.path ?? [])] }) as v.BaseIssue<unknown>)));
+  }
+  return out;
+}
+
 /** The parts of a valibot schema that `walk` follows (a pipe carries its first schema's fields). */
 interface SchemaNode {
+  options?: SchemaNode[];
   type: string;
   wrapped?: SchemaNode;
   entries?: Record<string, SchemaNode>;
@@ -168,6 +216,12 @@ function walk(schema: SchemaNode, input: unknown, keys: Key[], out: Found[], blo
     case "array":
       if (Array.isArray(input)) input.forEach((x, i) => walk(schema.item!, x, [...keys, i], out, blocked));
       return;
+    case "union": {
+      // the option of the input's kind (an object or a list)
+      const option = schema.options?.find((o) => (o.type === "array") === Array.isArray(input));
+      if (option) walk(option, input, keys, out, blocked);
+      return;
+    }
   }
 }
 

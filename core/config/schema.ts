@@ -68,6 +68,9 @@ const originUrl = v.pipe(
   v.transform((s) => new URL(s).origin),
 );
 
+/** An absolute file path (certificates, keys, CA files); read when the config is loaded, so a bad one is named then. */
+const filePath = v.pipe(v.string("must be a string"), v.regex(/^\/[^\0]*[^/]$/, "must be an absolute file path"));
+
 const origin = v.strictObject({
   name,
   url: originUrl,
@@ -79,6 +82,10 @@ const origin = v.strictObject({
   backup: v.optional(bool, false),
   /** Environment variables (or wrangler secrets) holding this origin's agent keys; two during a rotation. */
   agentKeys: v.optional(v.pipe(v.array(envName, "must be a list of environment variable names"), v.maxLength(4, "must list at most 4 keys")), []),
+  /** https origins: a PEM file of the CA(s) that signed its certificate, instead of the system's (Node build). */
+  ca: v.optional(filePath),
+  /** https origins: verify the certificate and its name (default). `false` is for a lab only, and warned about. */
+  verify: v.optional(bool, true),
 });
 
 /** The `check` block of a pool; exported so cross-field rules can read a check on its own. */
@@ -118,6 +125,8 @@ const timeouts = v.strictObject({
   total: v.optional(duration(), "0"),
   /** Longest wait for a free slot when every origin is at maxconn (HAProxy `timeout queue`). Default 5s. */
   queue: v.optional(duration(), "5s"),
+  /** Longest silence (both ways) on an upgraded connection such as a WebSocket (HAProxy `timeout tunnel`); 0 = none. Default 1h. */
+  tunnel: v.optional(duration(), "1h"),
 });
 
 const passive = v.strictObject({
@@ -172,7 +181,14 @@ const pool = v.strictObject({
   maxQueue: v.optional(int(0, 1_000_000), 1024),
 });
 
-const listen = v.strictObject({
+const certificate = v.strictObject({
+  /** PEM file: the certificate, then its chain (intermediates). */
+  cert: filePath,
+  /** PEM file: its private key. */
+  key: filePath,
+});
+
+const listener = v.strictObject({
   host: v.optional(v.string("must be a string"), "0.0.0.0"),
   port: int(0, 65_535),
   /**
@@ -180,7 +196,24 @@ const listen = v.strictObject({
    * port while the old one, sent SIGTERM, drains: a restart refuses no connection. Default false.
    */
   reusePort: v.optional(bool, false),
+  /** HTTPS on this listener (TLS 1.2 and 1.3 only). Certificates are re-read on SIGHUP. */
+  tls: v.optional(
+    v.strictObject({
+      /** The first is the default; each other one is served to clients asking for a name it holds (SNI, from its subjectAltName). */
+      certificates: v.pipe(v.array(certificate, "must be a list of {cert, key}"), v.minLength(1, "must list at least one certificate")),
+      /** Offer HTTP/2 (ALPN h2) next to HTTP/1.1. Default true. */
+      http2: v.optional(bool, true),
+    }),
+  ),
+  /** Answer every request on this listener with a redirect (308) to https on this port, e.g. 443. */
+  redirectHttps: v.optional(int(1, 65_535)),
 });
+
+/** One listener, or a list of them (say HTTPS on 443 and a redirect on 80); used as a list. */
+const listen = v.pipe(
+  v.union([listener, v.pipe(v.array(listener, "must be a list of listeners"), v.minLength(1, "must list at least one listener"))], "must be a listener {host, port} or a list of them"),
+  v.transform((l) => (Array.isArray(l) ? l : [l])),
+);
 
 /** An http(s) URL without credentials (a webhook's, the agent's health and report URLs); `example` goes in the message. */
 export function httpUrl(example: string) {
@@ -342,3 +375,4 @@ export type PoolConfig = Config["pools"][string];
 export type OriginConfig = PoolConfig["origins"][number];
 export type CheckConfig = PoolConfig["check"];
 export type AuthConfig = v.InferOutput<typeof auth>;
+export type ListenerConfig = v.InferOutput<typeof listener>;

@@ -41,15 +41,16 @@ describe("the minimal file gets HAProxy's defaults", () => {
 
   it("parses, with the only pool as the default pool", () => {
     expect(cfg.defaultPool).toBe("webfarm");
-    expect(cfg.listen).toEqual({ host: "127.0.0.1", port: 8080, reusePort: false });
+    // one listener object is read as a list of one
+    expect(cfg.listen).toEqual([{ host: "127.0.0.1", port: 8080, reusePort: false }]);
     expect(cfg.prefix).toBe("/__edgelb");
     expect(cfg.routes).toEqual([]);
   });
 
   it("origins: weight 1, no maxconn, not backup, url reduced to its origin", () => {
     expect(pool.origins).toEqual([
-      { name: "web01", url: "http://127.0.0.1:9101", weight: 1, maxconn: 0, backup: false, agentKeys: [] },
-      { name: "web02", url: "http://127.0.0.1:9102", weight: 1, maxconn: 0, backup: false, agentKeys: [] },
+      { name: "web01", url: "http://127.0.0.1:9101", weight: 1, maxconn: 0, backup: false, agentKeys: [], verify: true },
+      { name: "web02", url: "http://127.0.0.1:9102", weight: 1, maxconn: 0, backup: false, agentKeys: [], verify: true },
     ]);
   });
 
@@ -73,7 +74,7 @@ describe("the minimal file gets HAProxy's defaults", () => {
     expect(pool.retryOn).toEqual(["conn-failure", "empty-response", "response-timeout"]);
     expect(pool.retryMethods).toEqual(["GET", "HEAD", "OPTIONS"]);
     expect(pool.retryBudget).toEqual({ percent: 20, minConcurrent: 0 });
-    expect(pool.timeouts).toEqual({ connect: 5000, header: 30_000, idle: 30_000, total: 0, queue: 5000 });
+    expect(pool.timeouts).toEqual({ connect: 5000, header: 30_000, idle: 30_000, total: 0, queue: 5000, tunnel: 3_600_000 });
     expect(pool.passive).toEqual({ enabled: true, baseEjection: 5000, maxEjection: 300_000, consecutive5xx: 5 });
     expect(pool.slowStart).toBe(0);
     expect(pool.maxQueue).toBe(1024);
@@ -121,8 +122,8 @@ describe("explicit values override the defaults", () => {
     const p = cfg.pools.shop;
     expect(p.balance).toBe("leastconn");
     expect(p.origins).toEqual([
-      { name: "a", url: "https://shop.example.no", weight: 0, maxconn: 50, backup: false, agentKeys: [] },
-      { name: "b", url: "http://[::1]:8080", weight: 256, maxconn: 0, backup: true, agentKeys: [] },
+      { name: "a", url: "https://shop.example.no", weight: 0, maxconn: 50, backup: false, agentKeys: [], verify: true },
+      { name: "b", url: "http://[::1]:8080", weight: 256, maxconn: 0, backup: true, agentKeys: [], verify: true },
     ]);
     expect(p.check).toEqual({ enabled: true, path: "/health", method: "HEAD", expect: [[200, 200], [301, 302]], interval: 5000, timeout: 1500, rise: 1, fall: 100 });
     expect([p.retries, p.redispatch, p.slowStart]).toEqual([0, false, 90_000]);
@@ -305,7 +306,8 @@ describe("issues: one line each, naming the path and the value", () => {
         ),
       ),
     ).toEqual([
-      "listen: must be an object, got [8080]",
+      // a list of listeners is allowed; its item is not one
+      "listen[0]: must be an object, got 8080",
       'pools.webfarm.origins[0]: must be an object, got "http://127.0.0.1:9101"',
       "pools.webfarm.check: must be an object, got []",
     ]);
@@ -407,7 +409,7 @@ describe("several problems in one file are all reported, in the order of the fil
 
   it("a missing key is reported after what its parent holds", () => {
     expect(lines(parseConfig({ listen: 1, pools: { webfarm: { origins: [{ url: "x" }] } } }))).toEqual([
-      "listen: must be an object, got 1",
+      "listen: must be a listener {host, port} or a list of them, got 1",
       'pools.webfarm.origins[0].url: must be http(s)://host[:port] with no path, query, fragment or credentials, got "x"',
       "pools.webfarm.origins[0].name: is required",
     ]);

@@ -22,7 +22,7 @@ function validate(s: Schema, v: unknown, path = "(root)"): string[] {
   const errs: string[] = [];
   const known = new Set([
     "$schema", "title", "description", "default", "type", "enum", "pattern", "minimum", "maximum", "minLength",
-    "minItems", "maxItems", "items", "properties", "required", "additionalProperties", "propertyNames", "minProperties",
+    "minItems", "maxItems", "items", "properties", "required", "additionalProperties", "propertyNames", "minProperties", "anyOf",
   ]);
   for (const k of Object.keys(s)) if (!known.has(k)) throw new Error(`${path}: keyword ${k} is not checked by this validator`);
   const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
@@ -35,6 +35,10 @@ function validate(s: Schema, v: unknown, path = "(root)"): string[] {
     boolean: (x) => typeof x === "boolean",
   };
   if (s.type && !typeOk[s.type](v)) return [`${path}: must be ${s.type}`];
+  if (s.anyOf) {
+    const each = (s.anyOf as Schema[]).map((o) => validate(o, v, path));
+    if (each.every((e) => e.length)) errs.push(`${path}: matches none of its forms (${each.map((e) => e[0]).join("; ")})`);
+  }
   if (s.enum && !s.enum.includes(v)) errs.push(`${path}: must be one of ${s.enum.join(", ")}`);
   if (typeof v === "string") {
     if (s.pattern !== undefined && !new RegExp(s.pattern, "u").test(v)) errs.push(`${path}: must match ${s.pattern}`);
