@@ -62,7 +62,7 @@ export class PoolRuntime {
       timer: setTimeout(() => {
         const at = this.queue.indexOf(w);
         if (at !== -1) this.queue.splice(at, 1);
-        this.counters.queued = this.queue.length;
+        this.queueChanged();
         done(NONE);
       }, this.cfg.timeouts.queue),
     };
@@ -85,7 +85,7 @@ export class PoolRuntime {
       const i = this.pick(w.exclude);
       if (i === FULL) return;
       this.queue.shift();
-      this.counters.queued = this.queue.length;
+      this.queueChanged();
       clearTimeout(w.timer);
       w.done(i);
       if (i === NONE) continue;
@@ -93,13 +93,27 @@ export class PoolRuntime {
     }
   }
 
-  /** Closes the origin connections once their requests are done. */
+  /**
+   * Closes the origin connections once their requests are done (a reload replaced this pool, or
+   * the balancer stops). Requests waiting in the queue are requests in flight too: they keep their
+   * turn on this pool's connections as slots free up (or time out as ever), and the connections
+   * close after the last of them.
+   */
   async close(): Promise<void> {
-    for (const w of this.queue.splice(0)) {
-      clearTimeout(w.timer);
-      w.done(NONE);
-    }
+    while (this.queue.length) await new Promise<void>((r) => (this.drained = r));
     await Promise.all(this.dispatchers.map((d) => d.close()));
+  }
+
+  /** Wakes `close` when the queue is empty. */
+  private drained: (() => void) | null = null;
+
+  private queueChanged(): void {
+    this.counters.queued = this.queue.length;
+    if (this.queue.length === 0 && this.drained) {
+      const d = this.drained;
+      this.drained = null;
+      d();
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { parseConfig } from "../../core/config/parse.ts";
 import { killOrigins, load, poolOf, send, startBalancer, startOrigin } from "../support/harness.ts";
 
 afterEach(killOrigins);
@@ -44,6 +45,32 @@ describe("limits and deadlines (Node build)", () => {
       const statuses = slow.map((r) => r.status).sort();
       expect(statuses).toEqual([200, 200, 503]);
       expect(b.stats().queueTimeouts).toBe(1);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it("a reload that replaces the pool keeps the requests waiting in its queue: each is served, none gets 503", async () => {
+    const web01 = await startOrigin("web01");
+    await web01.setMode({ mode: "ok", delayMs: 100 });
+    const pool = (weight: number) => ({ origins: [{ name: "web01", url: web01.url, maxconn: 2, weight }], check: { enabled: false }, timeouts: { queue: "5s" } });
+    const b = await startBalancer({ pools: { webfarm: pool(1) } });
+    try {
+      let peak = 0, reloaded = false;
+      const rs = await load(b.url, 12, 12, () => ({}), () => {
+        peak = Math.max(peak, b.stats().queued);
+        if (reloaded) return;
+        reloaded = true;
+        // the first answer came back while 10 wait in the queue: swap the pool's config now
+        const next = parseConfig({ listen: { host: "127.0.0.1", port: 0 }, pools: { webfarm: pool(2) } });
+        if (!next.ok) throw new Error("config");
+        b.lb.reload(next.config);
+      });
+      expect(reloaded).toBe(true);
+      expect(peak).toBeGreaterThan(0);
+      expect(rs.map((r) => r.status)).toEqual(Array(12).fill(200));
+      // the new pool took over for new requests
+      expect(b.stats().origins[0].weight.configured).toBe(2);
     } finally {
       await b.close();
     }
