@@ -6,6 +6,7 @@
 #   npm run bench -- --quick           # RUNS=1 x DUR=3 s, 1 s warm-up
 #   npm run bench -- --only direct,haproxy-ka      # pick configs (default: direct,haproxy-ka,edgelb)
 #   npm run bench -- --quick --only workerd-anchor,workerd-edgelb      # the Worker target
+#   npm run bench -- --only haproxy-tls,edgelb-tls       # HTTPS termination (issue 9)
 #   options: --runs N  --dur S  --warm S  --work DIR (default /tmp/edgelb-bench, env BENCH_WORK)
 #   env: WRK=path (default: $PA/wrk-raw when present, PA=/tmp/perfanchor, else wrk on PATH)
 #
@@ -18,6 +19,9 @@
 #     haproxy-ka  haproxy -f bench/conf/haproxy-features.cfg (keep-alive + http-reuse, checks,
 #                 retries 3, redispatch, forwardfor: the features edgelb has on by default)
 #     edgelb      node bin/edgelb.js serve --config <generated json> (Node 24 of node_modules)
+#     haproxy-tls / edgelb-tls  the same two, terminating HTTPS on :8080 with one certificate
+#                 (P-256, made by openssl in the work dir); scenarios tls-c64-100b (keep-alive) and
+#                 tls-close-c64 (`Connection: close`: a full handshake per request, the handshake rate)
 #     workerd-anchor  bare `workerd serve` (node_modules/.bin/workerd) of the trivial round-robin
 #                 Worker (bench/conf/workerd-anchor/index.js = ../shared/anchors/worker/src/index.js,
 #                 bench/conf/workerd-anchor.capnp): the reference for the Worker build
@@ -50,7 +54,8 @@ ROOT="$(dirname "$BENCH")"
 WORK="${BENCH_WORK:-/tmp/edgelb-bench}"
 RUNS="${RUNS:-3}"; DUR="${DUR:-10}"; WARM="${WARM:-3}"
 CONFIGS="direct,haproxy-ka,edgelb"
-KNOWN="direct, haproxy-ka, edgelb, workerd-anchor, workerd-edgelb"
+KNOWN="direct, haproxy-ka, edgelb, haproxy-tls, edgelb-tls, workerd-anchor, workerd-edgelb"
+TLS_SCENARIOS="tls-c64-100b tls-close-c64"
 SCENARIOS="c64-100b c1-100b c64-16k"
 PORT=8080; LOADCPU=0; PROXYCPU=1; PIN=1
 QUICK=0
@@ -134,7 +139,8 @@ cpu_ticks() { # utime+stime (clock ticks, all threads) summed over the processes
     v=$(awk '{sub(/^.*\) /,""); print $12+$13}' "/proc/$p/stat" 2>/dev/null) && t=$((t + ${v:-0}))
   done; echo "$t"
 }
-http_code() { curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1$2" 2>/dev/null; }
+SCHEME=http   # https while a TLS config runs (curl -k: the bench's own self-signed certificate)
+http_code() { curl -sk -o /dev/null -m 2 -w '%{http_code}' "$SCHEME://127.0.0.1:$1$2" 2>/dev/null; }
 wait_ready() { # wait_ready PORT PATH TIMEOUT_S [SID: give up as soon as that session is gone]
   local end=$(( $(date +%s) + $3 ))
   while [ "$(date +%s)" -lt "$end" ]; do
@@ -146,8 +152,8 @@ wait_ready() { # wait_ready PORT PATH TIMEOUT_S [SID: give up as soon as that se
 port_busy() { curl -s -o /dev/null -m 1 "http://127.0.0.1:$1/" 2>/dev/null; [ $? -ne 7 ]; }  # 7 = connection refused
 sanity() { # 4 requests: which origin answered, body sizes
   local s="" i
-  for i in 1 2 3 4; do s+="$(curl -s -D - -o /dev/null -m 2 "http://127.0.0.1:$1/100b" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-origin"{printf "%s", $2}')"; done
-  echo "origins=$s size100b=$(curl -s -m 2 "http://127.0.0.1:$1/100b" | wc -c) size16k=$(curl -s -m 2 "http://127.0.0.1:$1/16k" | wc -c)"
+  for i in 1 2 3 4; do s+="$(curl -sk -D - -o /dev/null -m 2 "$SCHEME://127.0.0.1:$1/100b" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-origin"{printf "%s", $2}')"; done
+  echo "origins=$s size100b=$(curl -sk -m 2 "$SCHEME://127.0.0.1:$1/100b" | wc -c) size16k=$(curl -sk -m 2 "$SCHEME://127.0.0.1:$1/16k" | wc -c)"
 }
 
 ORIGIN_PID=""; PROXY_PID=""; SC_REQS=0
@@ -171,6 +177,19 @@ EDGELB_CFG="$WORK/run/edgelb.json"
 cat > "$EDGELB_CFG" <<'EOF'
 {"listen":{"host":"127.0.0.1","port":8080},"pools":{"bench":{"origins":[{"name":"a","url":"http://127.0.0.1:9101"},{"name":"b","url":"http://127.0.0.1:9102"}],"check":{"path":"/100b"}}}}
 EOF
+
+# ---------------------------------------------------------------- HTTPS (haproxy-tls, edgelb-tls)
+TLS_DIR="$WORK/run/tls"
+make_tls() { # one self-signed P-256 certificate for both proxies; HAProxy wants cert + key in one file
+  [ -f "$TLS_DIR/combined.pem" ] && return 0
+  mkdir -p "$TLS_DIR"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" \
+    -days 2 -subj "/CN=bench.test" -addext "subjectAltName=DNS:bench.test,IP:127.0.0.1" 2>/dev/null || return 1
+  cat "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem" > "$TLS_DIR/combined.pem"
+  sed "s#^  bind 127.0.0.1:8080\$#  bind 127.0.0.1:8080 ssl crt $TLS_DIR/combined.pem alpn h2,http/1.1#" "$BENCH/conf/haproxy-features.cfg" > "$TLS_DIR/haproxy.cfg"
+  grep -q ' ssl crt ' "$TLS_DIR/haproxy.cfg" || return 1
+  printf '%s\n' "{\"listen\":{\"host\":\"127.0.0.1\",\"port\":8080,\"tls\":{\"certificates\":[{\"cert\":\"$TLS_DIR/cert.pem\",\"key\":\"$TLS_DIR/key.pem\"}]}},\"pools\":{\"bench\":{\"origins\":[{\"name\":\"a\",\"url\":\"http://127.0.0.1:9101\"},{\"name\":\"b\",\"url\":\"http://127.0.0.1:9102\"}],\"check\":{\"path\":\"/100b\"}}}}" > "$TLS_DIR/edgelb.json"
+}
 
 # ---------------------------------------------------------------- the Worker configs (bare workerd)
 EDGE_BUILD=""   # "" = not built yet, ok, or the failure reason
@@ -248,12 +267,20 @@ record_calls() { # record_calls CONFIG SCENARIO BEFORE AFTER WRK_REQUESTS  (BEFO
 TARGET_PORT=$PORT; READY_TIMEOUT=10
 start_proxy() { # start_proxy CONFIG -> PROXY_PID (empty for direct), TARGET_PORT; non-zero + FAIL_REASON on failure
   local cfg=$1
-  PROXY_PID=""; TARGET_PORT=$PORT; FAIL_REASON=""; EDGE_STATS_URL=""
+  PROXY_PID=""; TARGET_PORT=$PORT; FAIL_REASON=""; EDGE_STATS_URL=""; SCHEME=http
   [ "$cfg" = direct ] && { TARGET_PORT=9101; return 0; }
   if port_busy $PORT; then FAIL_REASON="port $PORT already in use by another process"; return 1; fi
   case $cfg in
     haproxy-ka)
       start_bg "$WORK/run/$cfg.log" $PROXYCPU haproxy -db -f "$BENCH/conf/haproxy-features.cfg" ;;
+    haproxy-tls)
+      make_tls || { FAIL_REASON="openssl could not make the bench certificate"; return 1; }
+      SCHEME=https; start_bg "$WORK/run/$cfg.log" $PROXYCPU haproxy -db -f "$TLS_DIR/haproxy.cfg" ;;
+    edgelb-tls)
+      make_tls || { FAIL_REASON="openssl could not make the bench certificate"; return 1; }
+      pushd "$ROOT" >/dev/null
+      SCHEME=https; start_bg "$WORK/run/$cfg.log" $PROXYCPU "$NODE" bin/edgelb.js serve --config "$TLS_DIR/edgelb.json"
+      popd >/dev/null ;;
     edgelb)
       [ -f "$ROOT/bin/edgelb.js" ] || { FAIL_REASON="bin/edgelb.js not found"; return 1; }
       [ -x "$NODE" ] || { FAIL_REASON="no node binary"; return 1; }
@@ -289,12 +316,13 @@ parse_wrk() { # -> rps requests p50_ms p99_ms errors raw_p50_ms raw_p99_ms raw_p
        END{ if (rps=="") exit 1; printf "%s\t%d\t%.3f\t%.3f\t%d\t%s\t%s\t%s", rps, n, p50, p99, err, o(r50), o(r99), o(r999) }' "$1"
 }
 wrk_run() { # wrk_run CONFIG SCENARIO RUN PATH CONNS SECONDS [record=1]
-  local cfg=$1 sc=$2 run=$3 path=$4 c=$5 d=$6 rec=${7:-1}
+  local cfg=$1 sc=$2 run=$3 path=$4 c=$5 d=$6 rec=${7:-1} hdr=()
+  [ "$sc" = tls-close-c64 ] && hdr=(-H 'Connection: close')
   local raw="$WORK/raw/${cfg}_${sc}_${run}.txt" p0 p1 o0 o1 s0 s1 t0 t1 pin=() wt TIMEFORMAT='%U %S'
   [ "$PIN" = 1 ] && pin=(taskset -c $LOADCPU)
   s0=$(cpustat); o0=$(cpu_ticks "$ORIGIN_PID"); p0=$(cpu_ticks "$PROXY_PID"); t0=$(date +%s%N)
   # bash's `time` gives wrk's own user+sys (children's rusage) for the noise figure below
-  wt=$( { time timeout --foreground -k 5 $((d + 20)) "${pin[@]}" "$WRK" -t1 -c"$c" -d"${d}s" --timeout 2s --latency "http://127.0.0.1:$TARGET_PORT$path" >"$raw" 2>&1; } 2>&1 )
+  wt=$( { time timeout --foreground -k 5 $((d + 20)) "${pin[@]}" "$WRK" -t1 -c"$c" -d"${d}s" --timeout 2s --latency "${hdr[@]}" "$SCHEME://127.0.0.1:$TARGET_PORT$path" >"$raw" 2>&1; } 2>&1 )
   t1=$(date +%s%N); p1=$(cpu_ticks "$PROXY_PID"); o1=$(cpu_ticks "$ORIGIN_PID"); s1=$(cpustat)
   [ "$rec" = 1 ] || return 0
   local row; if ! row=$(parse_wrk "$raw"); then log "  $cfg $sc #$run: wrk gave no result: $(tail -3 "$raw" | tr '\n' ' ')"; return 1; fi
@@ -332,8 +360,9 @@ run_config() {
     stop_session "$PROXY_PID"; PROXY_PID=""; return 1
   fi
   log "$cfg ready on :$TARGET_PORT session=${PROXY_PID:--} procs=[$(session_pids "$PROXY_PID" | tr '\n' ' ')] $(sanity "$TARGET_PORT")"
-  for sc in $SCENARIOS; do
-    case $sc in c64-100b) path=/100b c=64 ;; c1-100b) path=/100b c=1 ;; c64-16k) path=/16k c=64 ;; esac
+  local scs=$SCENARIOS; [ "$SCHEME" = https ] && scs=$TLS_SCENARIOS
+  for sc in $scs; do
+    case $sc in c64-100b|tls-c64-100b|tls-close-c64) path=/100b c=64 ;; c1-100b) path=/100b c=1 ;; c64-16k) path=/16k c=64 ;; esac
     wrk_run "$cfg" "$sc" warm "$path" "$c" "$WARM" 0
     local before=""; [ -n "$EDGE_STATS_URL" ] && before=$(edge_calls)
     SC_REQS=0

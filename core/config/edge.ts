@@ -19,6 +19,12 @@ export function edgeWarnings(config: Config): ConfigIssue[] {
       if (/^\d+\.\d+\.\d+\.\d+$/.test(u.hostname) || u.hostname.startsWith("[")) {
         out.push({ path, message: "is an IP address: a deployed Worker cannot fetch IP addresses (error 1003); use a DNS name", value: o.url });
       }
+      if (o.ca !== undefined && u.protocol === "https:") {
+        out.push({ path: `pools.${pname}.origins[${i}].ca`, message: "is not used by a deployed Worker: its fetch trusts the public CAs only (use a public certificate or Cloudflare's Origin CA with Full (strict))", value: o.ca });
+      }
+      if (!o.verify && u.protocol === "https:") {
+        out.push({ path: `pools.${pname}.origins[${i}].verify`, message: "cannot be turned off in a deployed Worker: its fetch always verifies origin certificates", value: false });
+      }
       const port = u.port || (u.protocol === "https:" ? "443" : "80");
       if (!(u.protocol === "https:" ? HTTPS_PORTS : HTTP_PORTS).has(port)) {
         out.push({ path, message: `uses port ${port}, which a deployed Worker cannot reach (allowed: ${[...(u.protocol === "https:" ? HTTPS_PORTS : HTTP_PORTS)].join(", ")})`, value: o.url });

@@ -24,4 +24,13 @@ describe("edge warnings", () => {
   it("says nothing for DNS names on standard ports", () => {
     expect(warn(["http://web01.shop.no", "https://web02.shop.no", "http://web03.shop.no:8080"])).toEqual([]);
   });
+
+  it("a CA file or verify false on an https origin: the Worker's fetch cannot honour them", () => {
+    const r = parseConfig({ listen: { port: 8080 }, pools: { p: { origins: [{ name: "a", url: "https://a.shop.no", ca: "/etc/ssl/ca.pem" }, { name: "b", url: "https://b.shop.no", verify: false }] } } });
+    if (!r.ok) throw new Error("config should parse");
+    expect(edgeWarnings(r.config).map(formatIssue)).toEqual([
+      expect.stringMatching(/^pools\.p\.origins\[0\]\.ca: is not used by a deployed Worker/),
+      expect.stringMatching(/^pools\.p\.origins\[1\]\.verify: cannot be turned off in a deployed Worker/),
+    ]);
+  });
 });
