@@ -58,6 +58,9 @@ export const FULL = -2;
 /**
  * Picks an origin: primaries, else backups, else fail-open. Skips origins in `exclude` (tried
  * for this request) and origins at their `maxconn` (0 = no limit). Returns an index, NONE or FULL.
+ * Fail-open is for a request's first try only: when every origin is out by passive ejection, one
+ * try tells whether the ejection was wrong; a retry would go to another origin known to have just
+ * failed, and while a farm is dying that doubles the attempts per request (G8: at most one).
  */
 export function pickOrigin(
   policy: Policy,
@@ -70,6 +73,7 @@ export function pickOrigin(
   for (let tier = 0; tier < 3; tier++) {
     const w = tier === 0 ? view.primary : tier === 1 ? view.backup : view.failOpen;
     if (tier === 0 ? !view.hasPrimary : tier === 1 ? !view.hasBackup : !view.hasFailOpen) continue;
+    if (tier === 2 && exclude.length > 0) break;
     let skip = exclude;
     for (;;) {
       const i = policy.pick(w, inflight, skip);

@@ -186,7 +186,10 @@ const cases: Case[] = [
   { what: "exclude: a primary that failed -> backup", origins: withBackup, patches: { 1: down }, exclude: [0], want: [2] },
   { what: "exclude: every primary -> backup", origins: withBackup, exclude: [0, 1], want: [2] },
   { what: "exclude: everything -> none", origins: withBackup, exclude: [0, 1, 2], want: [NONE] },
-  { what: "exclude: the only eligible one -> fail-open", origins: two, patches: { 1: ejected }, exclude: [0], want: [1] },
+  // fail-open is for first tries only: a retry never goes to an origin out by passive ejection (G8)
+  { what: "exclude: the only eligible one -> none (no retry into fail-open)", origins: two, patches: { 1: ejected }, exclude: [0], want: [NONE] },
+  { what: "first try, every origin ejected -> fail-open", origins: two, patches: { 0: ejected, 1: ejected }, want: [0, 1] },
+  { what: "retry, every origin ejected -> none", origins: two, patches: { 0: ejected, 1: ejected }, exclude: [1], want: [NONE] },
   { what: "exclude: the free one; the rest full -> FULL", origins: [{ name: "a", maxconn: 1 }, { name: "b", maxconn: 1 }], inflight: [0, 1], exclude: [0], want: [FULL] },
 ];
 

@@ -248,7 +248,9 @@ describe("smuggling corpus: response side (the origin sends bad bytes)", () => {
 });
 
 describe("smuggling corpus: the comparison", () => {
-  it.skipIf(!HAPROXY)("ran every vector through HAProxy too", () => {
+  // .ci/run installs HAProxy: in CI its absence fails here instead of skipping the comparison
+  it.skipIf(!HAPROXY && !process.env.CI)("ran every vector through HAProxy too", () => {
+    expect(HAPROXY, "haproxy is not installed (apt-get install haproxy)").toBeTruthy();
     const total = Object.values(REQUEST_FAMILIES).reduce((n, f) => n + f.length, 0) + RESPONSE_FAMILY.length;
     expect(total).toBeGreaterThanOrEqual(40);
     expect(rows.filter((r) => r.haproxy !== "not run").length).toBe(rows.length);
