@@ -3,7 +3,7 @@ import type { OriginConfig, PoolConfig } from "../core/config/schema.ts";
 import { originTls } from "./tls.ts";
 import { HealthStore, type HealthChange } from "../core/health/store.ts";
 import { carryOver, type PoolHealth } from "../core/health/state.ts";
-import { createPolicy, FULL, NONE, pickOrigin, type Policy } from "../core/select/index.ts";
+import { createPolicy, FULL, hashKey, NONE, pickOrigin, type Policy } from "../core/select/index.ts";
 import { RetryBudget } from "../core/proxy/retry.ts";
 import { PoolCounters } from "../core/stats/counters.ts";
 import type { Logger } from "./log.ts";
@@ -11,6 +11,7 @@ import type { Logger } from "./log.ts";
 /** A request waiting for a free slot (every candidate at maxconn). */
 interface Waiter {
   exclude: readonly number[];
+  key: number;
   done: (origin: number) => void;
   timer: NodeJS.Timeout;
 }
@@ -48,16 +49,22 @@ export class PoolRuntime {
     this.maxconn = Int32Array.from(cfg.origins, (o) => o.maxconn);
   }
 
-  /** Picks an origin for a try: an index, NONE (503 now) or FULL (wait with `enqueue`). */
-  pick(exclude: readonly number[]): number {
-    return pickOrigin(this.policy, this.health.weights(Date.now()), this.inflight, this.maxconn, exclude);
+  /** Picks an origin for a try: an index, NONE (503 now) or FULL (wait with `enqueue`). `key`: affinity (balance source). */
+  pick(exclude: readonly number[], key = 0): number {
+    return pickOrigin(this.policy, this.health.weights(Date.now()), this.inflight, this.maxconn, exclude, key);
+  }
+
+  /** The affinity key of a client address when the pool balances by source; 0 otherwise (not computed). */
+  keyOf(client: string | undefined): number {
+    return this.cfg.balance === "source" ? hashKey(client ?? "") : 0;
   }
 
   /** Waits for a slot; `done` gets an origin index, or NONE on timeout, full queue or nothing left. */
-  enqueue(exclude: readonly number[], done: (origin: number) => void): void {
+  enqueue(exclude: readonly number[], done: (origin: number) => void, key = 0): void {
     if (this.queue.length >= this.cfg.maxQueue) return done(NONE);
     const w: Waiter = {
       exclude,
+      key,
       done,
       timer: setTimeout(() => {
         const at = this.queue.indexOf(w);
@@ -82,7 +89,7 @@ export class PoolRuntime {
     this.counters.origins[origin].inflight--;
     while (this.queue.length) {
       const w = this.queue[0];
-      const i = this.pick(w.exclude);
+      const i = this.pick(w.exclude, w.key);
       if (i === FULL) return;
       this.queue.shift();
       this.queueChanged();

@@ -117,6 +117,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private retryDelay = 0;
   private readonly method: string;
   private readonly h2: boolean;
+  /** Affinity key of the client (balance source), else 0. */
+  private readonly key: number;
   private readonly pool: PoolRuntime;
   private readonly res: ServerResponse;
   private readonly path: string;
@@ -135,6 +137,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.body = body;
     this.method = req.method ?? "GET";
     this.h2 = req.httpVersionMajor === 2;
+    this.key = pool.keyOf(req.socket.remoteAddress);
     this.trip = new Trip(pool.cfg, this.method, replayable, pool.budget, Math.random);
     pool.budget.onRequest();
     res.once("close", () => this.onClientClose());
@@ -146,10 +149,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   next(): void {
     if (this.finished) return;
     const sticky = this.trip.retryOrigin;
-    const i = sticky !== -1 ? sticky : this.pool.pick(this.trip.exclude);
+    const i = sticky !== -1 ? sticky : this.pool.pick(this.trip.exclude, this.key);
     if (i === FULL) {
       this.trace?.queued(performance.now());
-      return this.pool.enqueue(this.trip.exclude, (j) => this.sendTo(j, true));
+      return this.pool.enqueue(this.trip.exclude, (j) => this.sendTo(j, true), this.key);
     }
     this.sendTo(i, false);
   }

@@ -1,65 +1,121 @@
-import { editRequestHeaders, responseDropper } from "../core/proxy/headers.ts";
+import { requestEditor, responseDropper } from "../core/proxy/headers.ts";
 import { FAILURES, Trip, type FailureKind } from "../core/proxy/retry.ts";
 import { upstreamUrl } from "../core/proxy/target.ts";
-import { NONE, pickOrigin } from "../core/select/index.ts";
+import { hashKey, NONE, pickOrigin } from "../core/select/index.ts";
 import type { Config } from "../core/config/schema.ts";
 import type { EdgeEnv } from "../durable/config.ts";
 import { failureOf } from "./errors.ts";
-import type { EdgePool } from "./pool.ts";
+import type { EdgePool, Waiter } from "./pool.ts";
 import { STRIPPED_ON_WIRE } from "./wire.ts";
 
 function ourError(status: number, text: string, extra?: Record<string, string>): Response {
   return new Response(`${text}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...extra } });
 }
 
+/** What one request needs to know about the client side, from the Worker's entry (worker/index.ts). */
+export interface EdgeTarget {
+  /** origin-form path and query to send upstream */
+  path: string;
+  /** "http" or "https" as the client spoke to us */
+  proto: string;
+  /** the Host the client asked for */
+  host: string;
+}
+
+/** The request header rule for one config, its name lists worked out once (see requestEditor). */
+export type RequestEditor = ReturnType<typeof requestEditor>;
+export function edgeRequestEditor(config: Config): RequestEditor {
+  // the client's own X-Forwarded-* are never trusted at the edge: CF-Connecting-IP is the peer.
+  // Names workerd's fetch drops itself when it writes the request cost nothing (worker/wire.ts)
+  return requestEditor(STRIPPED_ON_WIRE, config.forwardFor, CF_ONLY);
+}
+
 /**
  * One request at the edge: the same decisions as the Node build (core's Trip, header rules,
  * upstream URL), with `fetch` and a per-try header timeout. The response body streams through
- * natively, watched for a break and for the total deadline (pipeBody).
+ * natively, watched for a break and for the total deadline (pipeBody) when edge.watchBodies is on.
+ * Warm and without a request body, nothing is awaited before the first fetch.
  */
-export async function forwardAtEdge(
+export function forwardAtEdge(
   config: Config,
+  edit: RequestEditor,
   pool: EdgePool,
   req: Request,
-  url: URL,
+  target: EdgeTarget,
   env: EdgeEnv,
-  waitUntil: (p: Promise<unknown>) => void,
-): Promise<Response> {
-  // the client's headers copied natively and edited in place (core's rules on a Web Headers); the
-  // client's own X-Forwarded-* are never trusted at the edge: CF-Connecting-IP is the peer
+  ctx: Waiter,
+): Response | Promise<Response> {
+  // the client's headers copied natively and edited in place (core's rules on a Web Headers)
   const headers = new Headers(req.headers);
-  const host = headers.get("host") ?? url.host;
-  const peer = headers.get("cf-connecting-ip") ?? "";
+  const peer = headers.get("cf-connecting-ip");
   try {
-    editRequestHeaders(headers, { peer, proto: url.protocol === "https:" ? "https" : "http", host }, config.forwardFor);
-    for (const name of CF_ONLY) headers.delete(name);
+    edit(headers, { peer: peer ?? "", proto: target.proto, host: target.host });
   } catch (e) {
     return ourError(400, `Bad Request: ${(e as Error).message}`, { connection: "close" });
   }
+  if (peer !== null) headers.delete("cf-connecting-ip");
   pool.counters.requests++;
   // the request duration histogram: at the edge until the response head is returned (the body then streams natively)
   const startedAt = Date.now();
-  await pool.ready(env, waitUntil, startedAt);
-  const cfg = pool.cfg;
-  const watch = config.edge.watchBodies;
+  const wait = pool.ready(env, ctx, startedAt);
+  if (wait === undefined && req.body === null) return exchange(config, pool, req, headers, target.path, env, ctx, startedAt, null, true);
+  return prepare(config, pool, req, headers, target.path, env, ctx, startedAt, wait);
+}
+
+/** The cold isolate's wait for its first snapshot, and a request body read for replay. */
+async function prepare(
+  config: Config,
+  pool: EdgePool,
+  req: Request,
+  headers: Headers,
+  path: string,
+  env: EdgeEnv,
+  ctx: Waiter,
+  startedAt: number,
+  wait: Promise<void> | undefined,
+): Promise<Response> {
+  if (wait !== undefined) await wait;
   // a body up to replayBufferBytes is buffered so a retry can send it again; a larger one streams once
   let body: ArrayBuffer | ReadableStream | null = null;
   let replayable = true;
   if (req.body) {
     const len = Number(req.headers.get("content-length") ?? NaN);
-    if (Number.isFinite(len) && len <= cfg.replayBufferBytes) body = await req.arrayBuffer();
+    if (Number.isFinite(len) && len <= pool.cfg.replayBufferBytes) body = await req.arrayBuffer();
     else (body = req.body), (replayable = false);
   }
-  const trip = new Trip(cfg, req.method, replayable, pool.budget, Math.random);
+  return exchange(config, pool, req, headers, path, env, ctx, startedAt, body, replayable);
+}
+
+/** The tries: pick, fetch with the per-try header timeout, retry or redispatch as core's Trip decides. */
+async function exchange(
+  config: Config,
+  pool: EdgePool,
+  req: Request,
+  headers: Headers,
+  path: string,
+  env: EdgeEnv,
+  ctx: Waiter,
+  startedAt: number,
+  body: ArrayBuffer | ReadableStream | null,
+  replayable: boolean,
+): Promise<Response> {
+  const cfg = pool.cfg;
+  const method = req.method;
+  const trip = new Trip(cfg, method, replayable, pool.budget, Math.random);
   pool.budget.onRequest();
-  const path = url.pathname + url.search;
-  const deadline = cfg.timeouts.total > 0 ? Date.now() + cfg.timeouts.total : Infinity;
+  const deadline = cfg.timeouts.total > 0 ? startedAt + cfg.timeouts.total : Infinity;
+  // timeouts.header "0" = no header timeout (as undici's headersTimeout 0 on the Node build);
+  // the total deadline, when there is one, still bounds the try
+  const headerMs = cfg.timeouts.header > 0 ? cfg.timeouts.header : Infinity;
+  // one init for every try (fetch reads it at once); only the signal changes per try
+  const init: RequestInit = body === null ? { method, headers, redirect: "manual" } : { method, headers, body, redirect: "manual" };
   let last: FailureKind | null = null;
   let lastStatus = 0;
   try {
     for (;;) {
       const sticky = trip.retryOrigin;
-      const i = sticky !== -1 ? sticky : pickOrigin(pool.policy, pool.store.weights(Date.now()), pool.inflight, pool.noLimit, trip.exclude);
+      const now = Date.now();
+      const i = sticky !== -1 ? sticky : pickOrigin(pool.policy, pool.store.weights(now), pool.inflight, pool.noLimit, trip.exclude);
       if (i === NONE) {
         if (lastStatus) return count(pool, ourError(lastStatus, `origins answered ${lastStatus}; none left to try`));
         if (last) return count(pool, ourError(FAILURES[last].status, `no origin left to try after ${last}`));
@@ -71,17 +127,15 @@ export async function forwardAtEdge(
       trip.start(i);
       oc.tries++;
       pool.inflight[i]++;
-      // timeouts.header "0" = no header timeout (as undici's headersTimeout 0 on the Node build);
-      // the total deadline, when there is one, still bounds the try. AbortSignal.timeout is the
-      // runtime's own timer: nothing to clear, no Error built unless it fires.
-      const headerMs = cfg.timeouts.header > 0 ? cfg.timeouts.header : Infinity;
-      const left = deadline - Date.now();
+      // AbortSignal.timeout is the runtime's own timer: nothing to clear, no Error built unless it fires
+      const left = deadline - now;
       const byTotal = left < headerMs;
       const perTry = byTotal ? left : headerMs;
       const signal = perTry === Infinity ? undefined : AbortSignal.timeout(Math.max(0, perTry));
+      init.signal = signal;
       let res: Response;
       try {
-        res = await fetch(upstreamUrl(cfg.origins[i].url, path), { method: req.method, headers, body, redirect: "manual", signal });
+        res = await fetch(upstreamUrl(pool.urls[i], path), init);
       } catch (e) {
         pool.inflight[i]--;
         const aborted = signal?.aborted === true;
@@ -89,7 +143,7 @@ export async function forwardAtEdge(
         if (aborted && byTotal) return count(pool, ourError(504, "Gateway Timeout: total deadline reached"));
         const kind = failureOf(e, aborted);
         oc.failures[kind]++;
-        pool.outcome(env, waitUntil, i, FAILURES[kind].outcome);
+        pool.outcome(env, ctx, i, FAILURES[kind].outcome);
         last = kind;
         lastStatus = 0;
         const d = trip.failed(kind);
@@ -100,17 +154,17 @@ export async function forwardAtEdge(
         if (d.delayMs) await new Promise((r) => setTimeout(r, d.delayMs));
         continue;
       }
-      const d = trip.status(res.status);
+      const status = res.status;
+      const d = trip.status(status);
       if (d.retry) {
         pool.inflight[i]--;
         oc.status[5]++;
         await res.body?.cancel();
-        pool.outcome(env, waitUntil, i, "5xx");
-        lastStatus = res.status;
+        pool.outcome(env, ctx, i, "5xx");
+        lastStatus = status;
         if (d.delayMs) await new Promise((r) => setTimeout(r, d.delayMs));
         continue;
       }
-      const status = res.status;
       // the origin's response goes back as it is unless a hop-by-hop header has to come off
       const drop = dropOnResponse(res.headers);
       let headersOut = res.headers;
@@ -118,13 +172,13 @@ export async function forwardAtEdge(
         headersOut = new Headers(res.headers);
         for (const name of drop) headersOut.delete(name);
       }
-      if (res.body && watch) {
-        const body = pipeBody(res.body, deadline, waitUntil, (how) => settle(pool, env, waitUntil, i, status, how));
+      if (res.body && config.edge.watchBodies) {
+        const body = pipeBody(res.body, deadline, ctx, (how) => settle(pool, env, ctx, i, status, how));
         return new Response(body, { status, statusText: res.statusText, headers: headersOut });
       }
       // the fast path (default): the body passes through untouched; a break still reaches the
       // client as a cut response, but is not charged to the origin here
-      settle(pool, env, waitUntil, i, status, "done");
+      settle(pool, env, ctx, i, status, "done");
       return drop === null ? res : new Response(res.body, { status, statusText: res.statusText, headers: headersOut });
     }
   } finally {
@@ -137,23 +191,23 @@ export async function forwardAtEdge(
 const dropOnResponse = responseDropper(STRIPPED_ON_WIRE);
 
 /** Cloudflare's own request headers, not forwarded to origins. */
-const CF_ONLY: ReadonlySet<string> = new Set(["cf-connecting-ip", "cf-ipcountry", "cf-ray", "cf-visitor", "cf-worker", "cdn-loop", "x-real-ip"]);
+const CF_ONLY: readonly string[] = ["cf-ipcountry", "cf-ray", "cf-visitor", "cf-worker", "cdn-loop", "x-real-ip"];
 
 /**
  * As on the Node build, the exchange is counted when the body has ended: a complete response counts
  * its status, a broken one is a body-error against the origin, a client that left counts as such,
  * and the try holds its in-flight slot until then.
  */
-function settle(pool: EdgePool, env: EdgeEnv, waitUntil: (p: Promise<unknown>) => void, i: number, status: number, how: BodyEnd): void {
+function settle(pool: EdgePool, env: EdgeEnv, ctx: Waiter, i: number, status: number, how: BodyEnd): void {
   const oc = pool.counters.origins[i];
   pool.inflight[i]--;
   if (how === "done") {
-    pool.outcome(env, waitUntil, i, status >= 500 ? "5xx" : "success");
+    pool.outcome(env, ctx, i, status >= 500 ? "5xx" : "success");
     oc.status[(status / 100) | 0]++;
     pool.counters.status[(status / 100) | 0]++;
   } else if (how === "origin") {
     oc.failures["body-error"]++;
-    pool.outcome(env, waitUntil, i, FAILURES["body-error"].outcome);
+    pool.outcome(env, ctx, i, FAILURES["body-error"].outcome);
   } else if (how === "client") oc.clientAborts++;
 }
 
@@ -167,10 +221,10 @@ type BodyEnd = "done" | "origin" | "client" | "deadline";
  * rather than ending short. A per-chunk idle deadline would need JavaScript on every chunk, so at
  * the edge only the total deadline bounds a body (Cloudflare bounds idle connections itself).
  */
-function pipeBody(src: ReadableStream<Uint8Array>, deadline: number, waitUntil: (p: Promise<unknown>) => void, onEnd: (how: BodyEnd) => void): ReadableStream<Uint8Array> {
+function pipeBody(src: ReadableStream<Uint8Array>, deadline: number, ctx: Waiter, onEnd: (how: BodyEnd) => void): ReadableStream<Uint8Array> {
   const { readable, writable } = new IdentityTransformStream();
   const signal = deadline === Infinity ? undefined : AbortSignal.timeout(Math.max(0, deadline - Date.now()));
-  waitUntil(
+  ctx.waitUntil(
     src.pipeTo(writable, { signal }).then(
       () => onEnd("done"),
       (e: unknown) => {

@@ -124,7 +124,7 @@ const IGNORED: Record<string, string> = {
   persist: PERSIST_NOTE,
   "force-persist": PERSIST_NOTE,
   "ignore-persist": PERSIST_NOTE,
-  "hash-type": "edgelb has no hash-based balancing; ignored",
+  "hash-type": "edgelb's balance source hashes by weighted rendezvous (consistent by nature); ignored",
   "http-reuse": KEEPALIVE_NOTE,
   fullconn: "edgelb has no dynamic maxconn (minconn/fullconn); set maxconn on each origin",
   errorfile: "edgelb answers its own errors (502, 503 with Retry-After, 504); custom error pages are not imported",
@@ -887,11 +887,11 @@ function mapPool(px: Proxy, fronts: Proxy[], note: NoteFn): Record<string, unkno
     const draws = /\((\d+)\)/.exec(alg)?.[1];
     if (draws && draws !== "2") note(bl, `edgelb's random draws two origins and takes the less loaded (random(2)); ${alg} is not imported as is`);
   } else if (alg === "source") {
-    note(bl, "edgelb has no client-IP affinity: balance source becomes roundrobin, so one client's requests spread over every origin (keep sessions in a store the origins share)");
+    balance = "source";
   } else if (alg === "first") {
     note(bl, "edgelb has no balance first: it becomes leastconn, which also prefers the least busy origin");
     balance = "leastconn";
-  } else note(bl, `edgelb has no ${alg} balancing (hash-based algorithms are not available): it becomes roundrobin`);
+  } else note(bl, `edgelb has no ${alg} balancing (of the hash-based algorithms only source is): it becomes roundrobin`);
   pool.balance = balance;
 
   // origins

@@ -152,8 +152,8 @@ const retryBudget = v.strictObject({
 });
 
 const pool = v.strictObject({
-  /** Selection policy. Default roundrobin (smooth weighted round-robin). */
-  balance: v.optional(v.picklist(["roundrobin", "leastconn", "random"], "must be one of roundrobin, leastconn, random"), "roundrobin"),
+  /** Selection policy: roundrobin (smooth weighted round-robin), leastconn, random (power of two choices), source (client address affinity). Default roundrobin. */
+  balance: v.optional(v.picklist(["roundrobin", "leastconn", "random", "source"], "must be one of roundrobin, leastconn, random, source"), "roundrobin"),
   origins: v.pipe(v.array(origin, "must be a list of origins"), v.minLength(1, "must list at least one origin")),
   check: v.optional(CheckSchema, {}),
   /** Extra tries after the first (HAProxy `retries`). Default 3. */

@@ -58,6 +58,7 @@ export const FULL = -2;
 /**
  * Picks an origin: primaries, else backups, else fail-open. Skips origins in `exclude` (tried
  * for this request) and origins at their `maxconn` (0 = no limit). Returns an index, NONE or FULL.
+ * `key`: the request's affinity key, for `balance: "source"`.
  * Fail-open is for a request's first try only: when every origin is out by passive ejection, one
  * try tells whether the ejection was wrong; a retry would go to another origin known to have just
  * failed, and while a farm is dying that doubles the attempts per request (G8: at most one).
@@ -68,6 +69,7 @@ export function pickOrigin(
   inflight: ArrayLike<number>,
   maxconn: ArrayLike<number>,
   exclude: readonly number[],
+  key = 0,
 ): number {
   let full = false;
   for (let tier = 0; tier < 3; tier++) {
@@ -76,7 +78,7 @@ export function pickOrigin(
     if (tier === 2 && exclude.length > 0) break;
     let skip = exclude;
     for (;;) {
-      const i = policy.pick(w, inflight, skip);
+      const i = policy.pick(w, inflight, skip, key);
       if (i === -1) break;
       if (maxconn[i] === 0 || inflight[i] < maxconn[i]) return i;
       full = true;

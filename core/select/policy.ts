@@ -7,12 +7,13 @@ export interface Policy {
   readonly name: PolicyName;
   /**
    * Picks an index i with weights[i] > 0 that is not in `exclude`; -1 when there is none.
-   * `inflight[i]` is the number of requests in flight on origin i.
+   * `inflight[i]` is the number of requests in flight on origin i. `key`: the request's affinity
+   * key (`hashKey` of the client address), read by `source` only.
    */
-  pick(weights: ArrayLike<number>, inflight: ArrayLike<number>, exclude: readonly number[]): number;
+  pick(weights: ArrayLike<number>, inflight: ArrayLike<number>, exclude: readonly number[], key?: number): number;
 }
 
-export type PolicyName = "roundrobin" | "leastconn" | "random";
+export type PolicyName = "roundrobin" | "leastconn" | "random" | "source";
 
 /** Creates a policy for a pool of `size` origins; `rand` returns [0, 1). */
 export function createPolicy(name: PolicyName, size: number, rand: () => number = Math.random): Policy {
@@ -23,6 +24,49 @@ export function createPolicy(name: PolicyName, size: number, rand: () => number 
       return new LeastOutstanding();
     case "random":
       return new PowerOfTwoChoices(rand);
+    case "source":
+      return new SourceHash();
+  }
+}
+
+/** FNV-1a of a string (the client address), as an unsigned 32-bit affinity key. */
+export function hashKey(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** A 32-bit mix (murmur3's finalizer) of a key and an origin index. */
+function mix(key: number, i: number): number {
+  let h = (key ^ Math.imul(i + 1, 0x9e3779b9)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * Client affinity (HAProxy `balance source`) by weighted rendezvous hashing: each candidate scores
+ * weight / -ln(u), u uniform from hash(key, origin); the highest wins. One client address always
+ * goes to the same origin while it is eligible; an origin that leaves moves only its own clients
+ * (to their next best), and one that comes back gets exactly those back, where HAProxy's map-based
+ * hash reshuffles everyone. Shares follow the weights. Deterministic: every edge isolate agrees.
+ */
+export class SourceHash implements Policy {
+  readonly name = "source" as const;
+  pick(weights: ArrayLike<number>, _inflight: ArrayLike<number>, exclude: readonly number[], key = 0): number {
+    let best = -1;
+    let bestScore = -Infinity;
+    for (let i = 0; i < weights.length; i++) {
+      const w = weights[i];
+      if (!(w > 0) || (exclude.length !== 0 && exclude.includes(i))) continue;
+      const u = (mix(key, i) + 0.5) / 4294967296;
+      const score = w / -Math.log(u);
+      if (score > bestScore) {
+        best = i;
+        bestScore = score;
+      }
+    }
+    return best;
   }
 }
 

@@ -268,7 +268,7 @@ describe("issues: one line each, naming the path and the value", () => {
     ["origins missing", (c) => delete c.pools.webfarm.origins, ["pools.webfarm.origins: is required"]],
     ["origins empty", (c) => (c.pools.webfarm.origins = []), ["pools.webfarm.origins: must list at least one origin, got []"]],
     ["no pools", (c) => (c.pools = {}), ["pools: must define at least one pool, got {}"]],
-    ["balance unknown", (c) => (c.pools.webfarm.balance = "fastest"), ['pools.webfarm.balance: must be one of roundrobin, leastconn, random, got "fastest"']],
+    ["balance unknown", (c) => (c.pools.webfarm.balance = "fastest"), ['pools.webfarm.balance: must be one of roundrobin, leastconn, random, source, got "fastest"']],
     ["rise 0", (c) => (c.pools.webfarm.check = { rise: 0 }), ["pools.webfarm.check.rise: must be 1-100, got 0"]],
     ["redispatch a string", (c) => (c.pools.webfarm.redispatch = "yes"), ['pools.webfarm.redispatch: must be true or false, got "yes"']],
     ["retryOn item", (c) => (c.pools.webfarm.retryOn = ["502", "500"]), ['pools.webfarm.retryOn[1]: must be one of conn-failure, empty-response, response-timeout, 502, 503, 504, got "500"']],
@@ -315,7 +315,7 @@ describe("issues: one line each, naming the path and the value", () => {
 
   it("a long value is cut to 80 characters", () => {
     const [line] = lines(parseConfig(with_((c) => (c.pools.webfarm.balance = "x".repeat(200)))));
-    expect(line).toBe(`pools.webfarm.balance: must be one of roundrobin, leastconn, random, got "${"x".repeat(76)}...`);
+    expect(line).toBe(`pools.webfarm.balance: must be one of roundrobin, leastconn, random, source, got "${"x".repeat(76)}...`);
   });
 
   it("formatIssue: without a value there is no 'got'", () => {
@@ -394,7 +394,7 @@ describe("several problems in one file are all reported, in the order of the fil
       "listen.port: must be 0-65535, got 80800",
       "listen.backlog: is not a known key (unknown keys are errors)",
       'defaultPool: names no pool (pools are webfarm, api), got "shop"',
-      'pools.webfarm.balance: must be one of roundrobin, leastconn, random, got "fastest"',
+      'pools.webfarm.balance: must be one of roundrobin, leastconn, random, source, got "fastest"',
       'pools.webfarm.check.interval: must be a duration with a unit (ms, s, m, h), such as "2s", got "2 seconds"',
       "pools.webfarm.check.rise: must be 1-100, got 0",
       'pools.webfarm.origins[1].url: must be http(s)://host[:port] with no path, query, fragment or credentials, got "http://127.0.0.1:9102/app"',

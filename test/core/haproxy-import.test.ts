@@ -231,10 +231,10 @@ describe("unknown and unsupported directives", () => {
 });
 
 describe("mapping details", () => {
-  it("balance: static-rr and source become roundrobin, random(3) random, first leastconn, each with a note", () => {
+  it("balance: static-rr becomes roundrobin, random(3) random, first leastconn, each with a note; source is source", () => {
+    expect(imported(cfg("listen l :80", "    balance source", "    server a 10.0.0.1:80")).c.pools.l.balance).toBe("source");
     for (const [alg, want, re] of [
       ["static-rr", "roundrobin", /static-rr becomes roundrobin/],
-      ["source", "roundrobin", /no client-IP affinity/],
       ["random(3)", "random", /draws two/],
       ["first", "leastconn", /no balance first/],
       ["uri", "roundrobin", /no uri balancing/],

@@ -84,7 +84,7 @@ describe("schema/edgelb.schema.json", () => {
     expect(schema.required).toEqual(["listen", "pools"]);
     const pool = schema.properties.pools.additionalProperties;
     expect(pool.additionalProperties).toBe(false);
-    expect(pool.properties.balance.enum).toEqual(["roundrobin", "leastconn", "random"]);
+    expect(pool.properties.balance.enum).toEqual(["roundrobin", "leastconn", "random", "source"]);
     expect(pool.properties.retries).toMatchObject({ type: "integer", minimum: 0, maximum: 10, default: 3 });
     expect(pool.properties.check.properties.interval).toMatchObject({ type: "string", default: "2s", description: expect.stringMatching(/HAProxy `inter`/) });
     expect(pool.properties.origins.items.properties.weight.description).toMatch(/0-256/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createPolicy, LeastOutstanding, PowerOfTwoChoices, SmoothWeightedRoundRobin, type Policy } from "../../core/select/index.ts";
+import { createPolicy, hashKey, LeastOutstanding, PowerOfTwoChoices, SmoothWeightedRoundRobin, SourceHash, type Policy } from "../../core/select/index.ts";
 import { seeded } from "../support/seeded.ts";
 
 
@@ -163,11 +163,57 @@ conformance("leastconn", {
 });
 conformance("random", { make: () => new PowerOfTwoChoices(seeded(20240611)), tolerance: 0.05 });
 
+/** `source` seen by a stream of clients: each pick comes from another client address (a seeded key). */
+function manyClients(p: Policy, seed: number): Policy {
+  const rand = seeded(seed);
+  return { name: p.name, pick: (w, inflight, exclude) => p.pick(w, inflight, exclude, Math.floor(rand() * 4294967296)) };
+}
+conformance("source", { make: () => manyClients(new SourceHash(), 7), tolerance: 0.06 });
+
+describe("source: client affinity by weighted rendezvous hashing", () => {
+  const clients = Array.from({ length: 2000 }, (_, i) => hashKey(`10.${(i >> 8) & 255}.${i & 255}.${i % 7}`));
+  const p = new SourceHash();
+  const pick = (w: number[], key: number, exclude: number[] = []) => p.pick(w, [0, 0, 0, 0], exclude, key);
+
+  it("one client always gets the same origin, whatever the load or the order of requests", () => {
+    for (const k of clients.slice(0, 50)) {
+      const first = pick([1, 1, 1], k);
+      expect([pick([1, 1, 1], k), p.pick([1, 1, 1], [9, 0, 3], [], k), pick([1, 1, 1], k)]).toEqual([first, first, first]);
+    }
+  });
+
+  it("an origin that leaves moves only its own clients, and gets exactly them back when it returns", () => {
+    const before = clients.map((k) => pick([1, 1, 1, 1], k));
+    const without2 = clients.map((k) => pick([1, 1, 0, 1], k));
+    const moved = before.filter((o, i) => o !== without2[i]).length;
+    expect(moved).toBe(before.filter((o) => o === 2).length);
+    expect(without2).not.toContain(2);
+    expect(clients.map((k) => pick([1, 1, 1, 1], k))).toEqual(before);
+  });
+
+  it("a client whose origin failed goes to its next best (exclude), the same one every time", () => {
+    for (const k of clients.slice(0, 50)) {
+      const first = pick([1, 1, 1], k);
+      const second = pick([1, 1, 1], k, [first]);
+      expect(second).not.toBe(first);
+      expect(pick([1, 1, 1], k, [first])).toBe(second);
+    }
+  });
+
+  it("shares follow the weights over many clients; hashKey spreads addresses", () => {
+    const c = counts(clients.map((k) => pick([3, 1], k)), 2);
+    expect(Math.abs(c[0] / clients.length - 0.75)).toBeLessThan(0.04);
+    expect(new Set(clients).size).toBe(clients.length);
+    expect(hashKey("192.0.2.1")).not.toBe(hashKey("192.0.2.2"));
+  });
+});
+
 describe("createPolicy", () => {
   it.each([
     ["roundrobin", SmoothWeightedRoundRobin],
     ["leastconn", LeastOutstanding],
     ["random", PowerOfTwoChoices],
+    ["source", SourceHash],
   ] as const)("%s -> %o", (name, cls) => {
     const p = createPolicy(name, 3, seeded(1));
     expect(p).toBeInstanceOf(cls);
