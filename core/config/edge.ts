@@ -31,5 +31,8 @@ export function edgeWarnings(config: Config): ConfigIssue[] {
       }
     });
   }
+  config.notify.webhooks.forEach((w, i) => {
+    out.push({ path: `notify.webhooks[${i}]`, message: "is not sent by the edge build (the Node build sends webhooks; at the edge, watch /__edgelb/metrics)", value: w.url });
+  });
   return out;
 }

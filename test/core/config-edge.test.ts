@@ -33,4 +33,12 @@ describe("edge warnings", () => {
       expect.stringMatching(/^pools\.p\.origins\[1\]\.verify: cannot be turned off in a deployed Worker/),
     ]);
   });
+
+  it("webhooks: the edge build sends none, and says so", () => {
+    const r = parseConfig({ listen: { port: 8080 }, pools: { p: { origins: [{ name: "a", url: "https://a.shop.no" }] } }, notify: { webhooks: [{ url: "https://ops.shop.no/hook", secretEnv: "HOOK" }] } });
+    if (!r.ok) throw new Error("config should parse");
+    expect(edgeWarnings(r.config).map(formatIssue)).toEqual([
+      'notify.webhooks[0]: is not sent by the edge build (the Node build sends webhooks; at the edge, watch /__edgelb/metrics), got "https://ops.shop.no/hook"',
+    ]);
+  });
 });
