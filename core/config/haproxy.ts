@@ -55,6 +55,8 @@ interface Bind {
   port: number;
   line: number;
   text: string;
+  /** `ssl crt FILE...`: the PEM files (certificate and key in one, as HAProxy reads them); `alpn h2`. */
+  tls?: { crts: string[]; h2: boolean };
 }
 
 type Kind = "defaults" | "listen" | "frontend" | "backend";
@@ -65,6 +67,8 @@ interface Proxy {
   name: string;
   line: number;
   binds: Bind[];
+  /** Line of a `redirect scheme https` (or `http-request redirect scheme https`): its plain binds redirect. */
+  redirectHttps?: number;
   servers: Server[];
   defaultServer: ServerOpts;
   balance?: Setting<string[]>;
@@ -476,7 +480,9 @@ function apply(px: Proxy, l: Line, own: boolean, note: NoteFn): void {
       return;
     default:
       if (IGNORED[kw]) note(l, IGNORED[kw]);
-      else if (/^(http|tcp)-(request|response)$|^http-after-response$|^(req|rsp)i?(add|del|rep|deny|allow|tarpit|pass|setbe)$|^redirect$|^block$|^use-server$|^filter$|^compression$/.test(kw))
+      else if ((kw === "redirect" && w[1] === "scheme" && w[2] === "https") || (kw === "http-request" && w[1] === "redirect" && w[2] === "scheme" && w[3] === "https")) {
+        if (here(["frontend", "listen"])) px.redirectHttps = l.n;
+      } else if (/^(http|tcp)-(request|response)$|^http-after-response$|^(req|rsp)i?(add|del|rep|deny|allow|tarpit|pass|setbe)$|^redirect$|^block$|^use-server$|^filter$|^compression$/.test(kw))
         note(l, "edgelb has no request or response rules; not imported");
       else note(l, "not supported by edgelb; ignored");
   }
@@ -583,7 +589,33 @@ function stats(px: Proxy, l: Line, w: string[], neg: boolean, note: NoteFn, set:
 
 function bind(px: Proxy, l: Line, args: string[], note: NoteFn): void {
   if (!args[0]) return note(l, "expects an address; ignored");
-  if (args.length > 1) note(l, `bind options are not imported ("${args.slice(1).join(" ")}")${args.includes("ssl") ? ": edgelb listens in plain HTTP; terminate TLS in front of it, or use the edge build" : ""}`);
+  // TLS: `ssl crt FILE [crt FILE...] [alpn h2,http/1.1]`; other options are named
+  let tls: Bind["tls"];
+  const other: string[] = [];
+  const opts = args.slice(1);
+  const crts: string[] = [];
+  let h2 = false;
+  for (let i = 0; i < opts.length; i++) {
+    if (opts[i] === "ssl") continue;
+    if ((opts[i] === "crt" || opts[i] === "alpn") && opts[i + 1] !== undefined) {
+      if (opts[i] === "crt") crts.push(opts[++i]);
+      else h2 = opts[++i].split(",").includes("h2");
+      continue;
+    }
+    other.push(opts[i]);
+  }
+  if (opts.includes("ssl")) {
+    if (!crts.length) note(l, "ssl without a crt file: not imported as HTTPS; add listen.tls.certificates");
+    else {
+      tls = { crts, h2 };
+      for (const c of crts) {
+        if (!c.startsWith("/") || c.endsWith("/"))
+          note(l, `crt ${c}: edgelb takes absolute paths of PEM files (not a directory): list each certificate in listen.tls.certificates`);
+      }
+      if (!h2) note(l, "no alpn h2 here: imported with http2 false, as HAProxy served it (set it true to offer HTTP/2)");
+    }
+  }
+  if (other.length) note(l, `bind options are not imported ("${other.join(" ")}")`);
   for (const part of args[0].split(",")) {
     let a = part.replace(/^(ipv4|ipv6|tcp|tcp4|tcp6)@/, "");
     if (/^(unix|abns|fd|sockpair|udp\d?|quic\d?)@/.test(a) || a.startsWith("/")) {
@@ -608,7 +640,7 @@ function bind(px: Proxy, l: Line, args: string[], note: NoteFn): void {
     }
     if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
     if (host === "" || host === "*") host = "0.0.0.0";
-    px.binds.push({ host, port, line: l.n, text: part });
+    px.binds.push({ host, port, line: l.n, text: part, ...(tls ? { tls } : {}) });
   }
 }
 
@@ -758,10 +790,21 @@ function build(proxies: Proxy[], globalMaxconn: Setting<number> | undefined, not
     else
       note(at(p.line), `edgelb listens on one address; ${p.kind} ${p.name}${p.binds.length ? ` (${p.binds.map((b) => b.text).join(", ")})` : ""} is not imported as a listener${p.kind === "listen" && p.servers.length ? " (its servers are a pool)" : ""}`, p.kind);
   }
-  let listen: { host: string; port: number } = { host: "0.0.0.0", port: 80 };
+  // every bind of the main frontend is a listener; with `redirect scheme https`, its plain ones redirect
+  let listen: Record<string, unknown> | Record<string, unknown>[] = { host: "0.0.0.0", port: 80 };
   if (main?.binds.length) {
-    listen = { host: main.binds[0].host, port: main.binds[0].port };
-    for (const b of main.binds.slice(1)) note(at(b.line, ["bind"]), `edgelb listens on one address (${main.binds[0].text}); ${b.text} is not imported`, "bind");
+    const httpsPort = main.binds.find((b) => b.tls)?.port;
+    if (main.redirectHttps !== undefined) {
+      if (httpsPort === undefined) note(at(main.redirectHttps, ["redirect"]), "redirect scheme https: this frontend has no ssl bind to send clients to; not imported");
+      else note(at(main.redirectHttps, ["redirect"]), `imported as redirectHttps on the plain listeners (every request on them is redirected, whatever its condition; ${httpsPort} is the https port)`);
+    }
+    const ls = main.binds.map((b) => ({
+      host: b.host,
+      port: b.port,
+      ...(b.tls ? { tls: { certificates: b.tls.crts.map((f) => ({ cert: f, key: f })), http2: b.tls.h2 } } : {}),
+      ...(!b.tls && main.redirectHttps !== undefined && httpsPort !== undefined ? { redirectHttps: httpsPort } : {}),
+    }));
+    listen = ls.length === 1 ? ls[0] : ls;
   } else note(at(main?.line ?? 1), "no bind address found; listening on 0.0.0.0:80", main?.kind ?? "listen");
 
   // routes and the default pool, from the main frontend

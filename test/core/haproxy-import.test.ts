@@ -336,7 +336,27 @@ describe("mapping details", () => {
       { user: "ops-team", passwordEnv: "EDGELB_STATS_PASSWORD_OPS_TEAM" },
     ]);
     expect(JSON.stringify(c)).not.toMatch(/pw1|pw2/);
-    expect(at(notes, 2)[0].message).toMatch(/plain HTTP; terminate TLS/);
+    // an ssl bind is an HTTPS listener; HAProxy's crt file holds the certificate and the key
+    expect(c.listen).toEqual({ host: "0.0.0.0", port: 443, tls: { certificates: [{ cert: "/etc/ssl/site.pem", key: "/etc/ssl/site.pem" }], http2: false } });
+    expect(at(notes, 2)[0].message).toMatch(/no alpn h2 here/);
+  });
+
+  it("HTTPS binds, HTTP/2 by alpn, and `redirect scheme https` on the plain bind become listeners", () => {
+    const { c, notes } = imported(cfg(
+      "frontend f",
+      "    bind :80",
+      "    bind :443 ssl crt /etc/haproxy/shop.pem crt /etc/haproxy/admin.pem alpn h2,http/1.1",
+      "    redirect scheme https code 301 if !{ ssl_fc }",
+      "    default_backend b",
+      "backend b",
+      "    server a 10.0.0.1:80",
+    ));
+    expect(c.listen).toEqual([
+      { host: "0.0.0.0", port: 80, redirectHttps: 443 },
+      { host: "0.0.0.0", port: 443, tls: { certificates: [{ cert: "/etc/haproxy/shop.pem", key: "/etc/haproxy/shop.pem" }, { cert: "/etc/haproxy/admin.pem", key: "/etc/haproxy/admin.pem" }], http2: true } },
+    ]);
+    expect(at(notes, 4)[0].message).toMatch(/imported as redirectHttps on the plain listeners/);
+    expect(parseConfig(c).ok).toBe(true);
   });
 
   it("a config with nothing to balance does not pass parseConfig, and says why", () => {
