@@ -2,7 +2,7 @@
 // origin processes behind the Node balancer, the page opened with Basic credentials, both rows UP
 // (text and colour); one origin killed by pid, and its row turns DOWN on the page's own refresh (no
 // reload by the test). Screenshots, desktop and phone size, go to test-artifacts/.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,6 +107,9 @@ describe("stats page in chromium (Node build)", () => {
       expect(await stateCell(page, "web01").textContent()).toBe("UP");
       expect(await background(page, "web01")).toBe(GREEN);
       await page.screenshot({ path: `${ARTIFACTS}stats-page.png`, fullPage: true });
+      // the artifact is there, a PNG of some size
+      expect(readFileSync(`${ARTIFACTS}stats-page.png`).subarray(1, 4).toString("latin1")).toBe("PNG");
+      expect(statSync(`${ARTIFACTS}stats-page.png`).size).toBeGreaterThan(10_000);
       expect(elsewhere).toEqual([]);
       // looking at the stats sent nothing to the origins (no /favicon.ico through the proxy either)
       expect(b.stats().requests).toBe(0);
@@ -149,6 +152,9 @@ describe("stats page in chromium (Node build)", () => {
       await page.locator(".scroll").first().evaluate((el) => (el.scrollLeft = 0));
       expect(await stateCell(page, "web02").textContent()).toBe("DOWN");
       await page.screenshot({ path: `${ARTIFACTS}stats-page-phone.png`, fullPage: true });
+      // the artifact is there, a PNG of some size
+      expect(readFileSync(`${ARTIFACTS}stats-page-phone.png`).subarray(1, 4).toString("latin1")).toBe("PNG");
+      expect(statSync(`${ARTIFACTS}stats-page-phone.png`).size).toBeGreaterThan(10_000);
     } finally {
       await ctx.close();
     }
