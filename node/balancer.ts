@@ -21,7 +21,7 @@ import { closingSockets, forward, reply } from "./proxy.ts";
 import { RequestTrace } from "./trace.ts";
 import { createTlsServer, type LoadedCert } from "./tls.ts";
 import { createH2Server } from "./h2.ts";
-import { tunnel, wantsWebSocket } from "./upgrade.ts";
+import { closeTunnels, tunnel, wantsWebSocket } from "./upgrade.ts";
 import { httpsRedirect } from "../core/proxy/sni.ts";
 
 /** Statuses for what Node's parser refuses before a request exists (RFC 9112 errors). */
@@ -246,6 +246,9 @@ export class Balancer {
   /** A WebSocket upgrade (the only kind `shouldUpgradeCallback` lets through): validated like any request, then tunnelled. */
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", () => {});
+    // a request was made on this connection (no "nothing sent" line for it; tunnels have no request line yet)
+    const tracked = req.socket as Tracked;
+    tracked[REQUESTS] = (tracked[REQUESTS] ?? 0) + 1;
     const refuse = (status: number, text: string) =>
       void socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length + 1}\r\n\r\n${text}\n`);
     const v = validateRequest(req);
@@ -457,6 +460,8 @@ export class Balancer {
       this.server.closeIdleConnections();
       while (this.inflight > 0 && Date.now() < until) await sleep(20);
       this.server.closeAllConnections();
+      // upgraded connections (WebSocket tunnels) are no longer the HTTP server's: closed here
+      closeTunnels();
       await Promise.all([...this.checkers.values()].map((c) => c.stop()));
       await Promise.all([...this.pools.values()].map((p) => p.close()));
       // events of the last moments (an origin that went down during the drain) get a short chance to go out

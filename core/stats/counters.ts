@@ -25,6 +25,10 @@ export class OriginCounters {
   /** Requests the client aborted while this origin served them (not held against it). */
   clientAborts = 0;
   bytesOut = 0;
+  /** Upgraded connections (WebSocket tunnels) to this origin open right now. */
+  tunnels = 0;
+  /** Tunnels opened to this origin since start (a 101 passed on). */
+  tunnelsTotal = 0;
 }
 
 /** Upper bounds (seconds) of the request duration histogram: Prometheus' usual ones, 5 ms to 10 s. */

@@ -15,13 +15,14 @@ import type { BalancerStats, OriginStats, PoolStats } from "./model.ts";
  * req_tot: requests (pool row) or tries · cli_abrt: requests the client aborted
  * then admin, ejected, ejections, agent_health, agent_admin, agent_weight_pct, agent_age (s),
  * no_origin, queue_timeouts, budget_exhausted (pool rows)
+ * tunnels, tunnels_tot: WebSocket tunnels open now and opened since start
  */
 export const CSV_COLUMNS = [
   "pxname", "svname", "qcur", "scur", "slim", "stot", "bout", "econ", "eresp", "wretr", "wredis", "status",
   "weight", "iweight", "act", "bck", "chkdown", "lastchg", "downtime", "check_status", "check_duration",
   "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "req_tot", "cli_abrt",
   "admin", "ejected", "ejections", "agent_health", "agent_admin", "agent_weight_pct", "agent_age",
-  "no_origin", "queue_timeouts", "budget_exhausted",
+  "no_origin", "queue_timeouts", "budget_exhausted", "tunnels", "tunnels_tot",
 ] as const;
 
 type Column = (typeof CSV_COLUMNS)[number];
@@ -81,6 +82,8 @@ function originRow(p: PoolStats, o: OriginStats, now: number): Row {
     agent_admin: o.agent?.admin ?? null,
     agent_weight_pct: o.agent?.weightPct ?? null,
     agent_age: o.agent ? secs(o.agent.ageMs) : null,
+    tunnels: o.tunnels,
+    tunnels_tot: o.tunnelsTotal,
   };
 }
 
@@ -117,6 +120,8 @@ function poolRow(p: PoolStats): Row {
     no_origin: p.noOrigin,
     queue_timeouts: p.queueTimeouts,
     budget_exhausted: p.budgetExhausted,
+    tunnels: col("tunnels"),
+    tunnels_tot: col("tunnels_tot"),
   };
 }
 

@@ -48,10 +48,10 @@ const total = (f: Record<string, number>) => Object.values(f).reduce((a, n) => a
 
 const HEAD =
   `<thead><tr><th rowspan="2">origin</th><th colspan="4">state</th><th rowspan="2">admin</th><th colspan="3">weight</th>` +
-  `<th colspan="3">sessions</th><th colspan="4">responses</th><th colspan="3">errors</th><th colspan="2">warnings</th>` +
+  `<th colspan="3">sessions</th><th colspan="2">tun&shy;nels</th><th colspan="4">responses</th><th colspan="3">errors</th><th colspan="2">warnings</th>` +
   `<th rowspan="2">ejec&shy;tions</th><th colspan="2">agent</th></tr>` +
   `<tr><th>status</th><th>last check</th><th>last change</th><th>down&shy;time</th><th>cfg</th><th>agent</th><th>eff</th>` +
-  `<th>cur</th><th>max</th><th>total</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>conn</th><th>resp</th>` +
+  `<th>cur</th><th>max</th><th>total</th><th>open</th><th>total</th><th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>conn</th><th>resp</th>` +
   `<th>cli abrt</th><th>retr</th><th>redis</th><th>report</th><th>age</th></tr></thead>`;
 
 function originRow(pool: string, o: OriginStats, now: number): string {
@@ -68,6 +68,7 @@ function originRow(pool: string, o: OriginStats, now: number): string {
     `<td class="admin">${esc(o.admin)}</td>` +
     `<td>${o.weight.configured}</td><td>${o.weight.agentPct === null ? "-" : `${o.weight.agentPct}%`}</td><td class="eff">${num(o.weight.effective)}</td>` +
     `<td class="inflight">${o.inflight}</td><td>${o.maxconn || "-"}</td><td class="tries">${o.tries}</td>` +
+    `<td class="tunnels">${o.tunnels}</td><td>${o.tunnelsTotal}</td>` +
     `<td>${o.status["2xx"]}</td><td>${o.status["3xx"]}</td><td>${o.status["4xx"]}</td><td>${o.status["5xx"]}</td>` +
     `<td>${sumOf(f, CONNECT)}</td><td>${total(f) - sumOf(f, CONNECT)}</td><td>${o.clientAborts}</td>` +
     `<td>${o.retries}</td><td>${o.redispatches}</td><td>${o.ejections}</td>` +
@@ -87,6 +88,7 @@ function poolRow(p: PoolStats): string {
     `<td class="name">pool total</td><td class="state">${state}</td><td>${serving.length}/${p.origins.length} taking requests</td><td></td><td></td>` +
     `<td></td><td>${sum((o) => o.weight.configured)}</td><td></td><td class="eff">${num(sum((o) => o.weight.effective))}</td>` +
     `<td class="inflight">${sum((o) => o.inflight)}</td><td>queue ${p.queued}</td><td class="tries">${p.requests}</td>` +
+    `<td class="tunnels">${sum((o) => o.tunnels)}</td><td>${sum((o) => o.tunnelsTotal)}</td>` +
     `<td>${p.status["2xx"]}</td><td>${p.status["3xx"]}</td><td>${p.status["4xx"]}</td><td>${p.status["5xx"]}</td>` +
     `<td>${fails(CONNECT)}</td><td>${fails() - fails(CONNECT)}</td><td>${sum((o) => o.clientAborts)}</td>` +
     `<td>${sum((o) => o.retries)}</td><td>${sum((o) => o.redispatches)}</td><td>${sum((o) => o.ejections)}</td><td></td><td></td></tr>`

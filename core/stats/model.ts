@@ -26,6 +26,9 @@ export interface OriginStats {
   clientAborts: number;
   /** Response body bytes passed on to clients (the Node build counts them). */
   bytesOut: number;
+  /** WebSocket tunnels to this origin open now, and opened since start. */
+  tunnels: number;
+  tunnelsTotal: number;
   status: { "1xx": number; "2xx": number; "3xx": number; "4xx": number; "5xx": number };
   failures: Record<string, number>;
   ejections: number;
@@ -46,6 +49,9 @@ export interface PoolStats {
   queueTimeouts: number;
   queued: number;
   budgetExhausted: number;
+  /** WebSocket tunnels of the pool open now, and opened since start (the sums of its origins'). */
+  tunnels: number;
+  tunnelsTotal: number;
   status: OriginStats["status"];
   /** Request duration histogram (seconds), cumulative like Prometheus'. */
   duration: HistogramStats;
@@ -111,6 +117,8 @@ export function poolStats(name: string, cfg: PoolConfig, h: PoolHealth, c: PoolC
     queueTimeouts: c.queueTimeouts,
     queued: c.queued,
     budgetExhausted: c.budgetExhausted,
+    tunnels: c.origins.reduce((a, o) => a + o.tunnels, 0),
+    tunnelsTotal: c.origins.reduce((a, o) => a + o.tunnelsTotal, 0),
     status: classes(c.status),
     duration: histogramStats(c.duration),
     origins: h.origins.map((o, i) => {
@@ -134,6 +142,8 @@ export function poolStats(name: string, cfg: PoolConfig, h: PoolHealth, c: PoolC
         redispatches: oc.redispatches,
         clientAborts: oc.clientAborts,
         bytesOut: oc.bytesOut,
+        tunnels: oc.tunnels,
+        tunnelsTotal: oc.tunnelsTotal,
         status: classes(oc.status),
         failures: { ...oc.failures },
         ejections: o.ejectionsTotal,

@@ -127,6 +127,8 @@ export function renderPrometheus(s: BalancerStats, proc?: ProcessMetrics | null)
     s.pools.flatMap((p) => p.origins.flatMap((o): Sample[] => [[{ ...O(p, o), kind: "configured" }, o.weight.configured], [{ ...O(p, o), kind: "effective" }, o.weight.effective]])),
   );
   e.add("edgelb_origin_inflight", "gauge", "Requests in flight on the origin now.", perOrigin((o) => o.inflight));
+  e.add("edgelb_tunnels_open", "gauge", "WebSocket tunnels (upgraded connections) to the origin open now.", perOrigin((o) => o.tunnels));
+  e.add("edgelb_tunnels_total", "counter", "WebSocket tunnels opened to the origin (a 101 passed on to the client).", perOrigin((o) => o.tunnelsTotal));
   e.add("edgelb_origin_tries_total", "counter", "Tries sent to the origin (first tries, retries and redispatches).", perOrigin((o) => o.tries));
   e.add(
     "edgelb_origin_responses_total",

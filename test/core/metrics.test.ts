@@ -32,7 +32,8 @@ function model(evil = true): BalancerStats {
   c.noOrigin = 1;
   c.budgetExhausted = 3;
   c.queued = 2;
-  Object.assign(c.origins[0], { tries: 11, inflight: 1, retries: 2, redispatches: 1, clientAborts: 1, bytesOut: 999 });
+  Object.assign(c.origins[0], { tries: 11, inflight: 1, retries: 2, redispatches: 1, clientAborts: 1, bytesOut: 999, tunnels: 2, tunnelsTotal: 5 });
+  Object.assign(c.origins[1], { tunnelsTotal: 1 });
   c.origins[0].status.splice(0, 6, 0, 0, 9, 1, 0, 1);
   c.origins[1].failures["connect-refused"] = 4;
   for (const v of [0.001, 0.004, 0.005, 0.3, 20]) c.duration.observe(v);
@@ -128,6 +129,12 @@ describe("renderPrometheus", () => {
     expect(value(fams, "edgelb_origin_weight", { ...b, kind: "effective" })).toBe(0);
     expect(value(fams, "edgelb_origin_inflight", a)).toBe(1);
     expect(value(fams, "edgelb_origin_tries_total", a)).toBe(11);
+    expect(value(fams, "edgelb_tunnels_open", a)).toBe(2);
+    expect(value(fams, "edgelb_tunnels_open", b)).toBe(0);
+    expect(value(fams, "edgelb_tunnels_total", a)).toBe(5);
+    expect(value(fams, "edgelb_tunnels_total", b)).toBe(1);
+    expect(family(fams, "edgelb_tunnels_open").type).toBe("GAUGE");
+    expect(family(fams, "edgelb_tunnels_total").type).toBe("COUNTER");
     expect(value(fams, "edgelb_origin_responses_total", { ...a, code: "5xx" })).toBe(1);
     expect(value(fams, "edgelb_retries_total", a)).toBe(2);
     expect(value(fams, "edgelb_redispatches_total", a)).toBe(1);
@@ -224,6 +231,7 @@ describe("renderStatsCsv", () => {
     expect([col(back, "svname"), col(back, "status"), col(back, "qcur"), col(back, "stot"), col(back, "hrsp_2xx"), col(back, "no_origin"), col(back, "budget_exhausted"), col(back, "act")]).toEqual([
       "BACKEND", "UP", "2", "12", "9", "1", "3", "1",
     ]);
+    expect([col(a, "tunnels"), col(a, "tunnels_tot"), col(b, "tunnels"), col(b, "tunnels_tot"), col(back, "tunnels"), col(back, "tunnels_tot")]).toEqual(["2", "5", "0", "1", "2", "6"]);
   });
 
   it("quotes fields with commas, quotes or line breaks; defuses spreadsheet formulas", () => {

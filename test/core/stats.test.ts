@@ -52,7 +52,8 @@ function counters(): PoolCounters {
   Object.assign(c, { requests: 100, noOrigin: 2, queueTimeouts: 3, queued: 4, budgetExhausted: 5 });
   c.status.splice(0, 6, 0, 1, 80, 5, 10, 4);
   const o = c.origins[0];
-  Object.assign(o, { tries: 60, inflight: 2, retries: 3, redispatches: 2, clientAborts: 1, bytesOut: 12345 });
+  Object.assign(o, { tries: 60, inflight: 2, retries: 3, redispatches: 2, clientAborts: 1, bytesOut: 12345, tunnels: 1, tunnelsTotal: 7 });
+  Object.assign(c.origins[1], { tunnels: 2, tunnelsTotal: 3 });
   o.status.splice(0, 6, 0, 0, 50, 4, 3, 1);
   o.failures["connect-refused"] = 2;
   o.failures["header-timeout"] = 1;
@@ -103,6 +104,8 @@ describe("poolStats", () => {
       queueTimeouts: 3,
       queued: 4,
       budgetExhausted: 5,
+      tunnels: 3,
+      tunnelsTotal: 10,
       status: { "1xx": 1, "2xx": 80, "3xx": 5, "4xx": 10, "5xx": 4 },
       duration: {
         buckets: ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"].map((le) => ({ le, count: 0 })),
@@ -133,6 +136,8 @@ describe("poolStats", () => {
       redispatches: 2,
       clientAborts: 1,
       bytesOut: 12345,
+      tunnels: 1,
+      tunnelsTotal: 7,
       status: { "1xx": 0, "2xx": 50, "3xx": 4, "4xx": 3, "5xx": 1 },
       failures: {
         "connect-refused": 2,
@@ -211,6 +216,7 @@ describe("renderStatsHtml", () => {
       "up", "UP", "HTTP 200 in 5ms, 3s ago", "-", "-", "ready",
       "10", "-", "10", // weight cfg / agent / eff
       "2", "-", "60", // sessions cur / max / total
+      "1", "7", // tunnels open / total
       "50", "4", "3", "1", // 2xx..5xx
       "2", "1", "1", // conn errors, resp errors, client aborts
       "3", "2", "0", // retries, redispatches, ejections
@@ -227,7 +233,7 @@ describe("renderStatsHtml", () => {
     const html = page();
     const total = cells(html.match(/<tr class="total [^"]*".*?<\/tr>/)![0]);
     expect(total.slice(0, 3)).toEqual(["pool total", "UP", "2/9 taking requests"]);
-    expect(total.slice(9, 16)).toEqual(["2", "queue 4", "100", "80", "5", "10", "4"]);
+    expect(total.slice(9, 18)).toEqual(["2", "queue 4", "100", "3", "10", "80", "5", "10", "4"]);
     expect(html).toContain("<h2>web</h2><p class=\"facts\">leastconn · requests 100 · queued 4 · without origin 2 · queue timeouts 3 · retries refused by the budget 5</p>");
     expect(html).toContain("<p>edgelb 0.1.0, up since 1970-01-01T00:00:00.000Z (33m20s); page made");
   });
