@@ -3,8 +3,6 @@ import type { Http2Server } from "node:http2";
 import net, { type AddressInfo, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import { getRequestListener } from "@hono/node-server";
-import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Config } from "../core/config/schema.ts";
 import { poolStats, type BalancerStats, type ReloadStats } from "../core/stats/model.ts";
 import { createRouter } from "../core/proxy/route.ts";
@@ -14,6 +12,7 @@ import { AgentLedger } from "../core/agent/ingest.ts";
 import type { HealthChange } from "../core/health/store.ts";
 import { TERMINATION, type HttpLogLine } from "../core/log/httplog.ts";
 import { Checker } from "./checks.ts";
+import { nodeHandler, type NodeBindings } from "./control-adapter.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Notifier } from "./notify.ts";
 import { PoolRuntime } from "./pool.ts";
@@ -334,7 +333,7 @@ export class Balancer {
     const app = controlApp({
       config: () => this.config,
       secret: (name) => process.env[name],
-      peer: (c) => getConnInfo(c).remote.address ?? "",
+      peer: (c) => (c.env as NodeBindings).incoming.socket.remoteAddress ?? "",
       stats: () => this.stats(),
       applyAgent: async (v) => {
         const pool = this.pools.get(v.pool);
@@ -356,7 +355,7 @@ export class Balancer {
       },
       log: (o) => this.log.warn(o),
     });
-    return getRequestListener(app.fetch);
+    return nodeHandler((req, env) => app.fetch(req, env));
   }
 
   /** Requests in flight on one origin of one pool right now. */

@@ -1,4 +1,4 @@
-import http2, { type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import type { Http2Server, Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Config } from "../core/config/schema.ts";
 import { MAX_HEADER_FIELDS } from "../core/proxy/validate.ts";
 
@@ -15,7 +15,9 @@ import { MAX_HEADER_FIELDS } from "../core/proxy/validate.ts";
  * - invalid frames and refused streams per session are capped, and each session's memory is
  *   bounded (maxSessionMemory), past which new streams are refused.
  */
-export function createH2Server(config: Config, onRequest: (req: Http2ServerRequest, res: Http2ServerResponse) => void): http2.Http2Server {
+export function createH2Server(config: Config, onRequest: (req: Http2ServerRequest, res: Http2ServerResponse) => void): Http2Server {
+  // loaded here, not at start: only a TLS listener with http2 needs it
+  const http2: typeof import("node:http2") = process.getBuiltinModule("node:http2");
   const server = http2.createServer(
     {
       settings: {

@@ -1,6 +1,6 @@
 import http, { type ClientRequest, type IncomingMessage } from "node:http";
 import net, { type Socket } from "node:net";
-import tls, { type TLSSocket } from "node:tls";
+import type { TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
 import type { Config } from "../core/config/schema.ts";
 import { HeaderError, isTrusted, responseHeaders } from "../core/proxy/headers.ts";
@@ -10,7 +10,7 @@ import { acceptsTunnel, isWebSocketUpgrade, switchingHeaders, tunnelFailed, upgr
 import { FULL, NONE } from "../core/select/index.ts";
 import { failureOf } from "./errors.ts";
 import type { PoolRuntime } from "./pool.ts";
-import { originTls } from "./tls.ts";
+import { lazyTls, originTls } from "./tls.ts";
 
 /** Whether a request asks for a WebSocket upgrade (the only one tunnelled); others are served as plain requests. */
 export function wantsWebSocket(req: IncomingMessage): boolean {
@@ -182,7 +182,7 @@ class Tunnel {
     const secure = url.protocol === "https:";
     const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = Number(url.port) || (secure ? 443 : 80);
-    const sock: Socket = secure ? tls.connect({ host: hostname, port, ALPNProtocols: ["http/1.1"], ...originTls(o) }) : net.connect({ host: hostname, port });
+    const sock: Socket = secure ? lazyTls().connect({ host: hostname, port, ALPNProtocols: ["http/1.1"], ...originTls(o) }) : net.connect({ host: hostname, port });
     this.upstream = sock;
     const { connect: connectMs, header: headerMs } = this.pool.cfg.timeouts;
     if (connectMs > 0) this.timer = setTimeout(() => sock.destroy(new Deadline("connect-timeout")), connectMs);

@@ -48,7 +48,7 @@ describe("edgelb check", () => {
     expect(r.status).toBe(1);
     expect(r.stdout.trim().split("\n").sort()).toEqual(
       [
-        'pools.webfarm.balance: must be one of roundrobin, leastconn, random, got "fastest"',
+        'pools.webfarm.balance: must be one of roundrobin, leastconn, random, source, got "fastest"',
         'pools.webfarm.check.interval: must be a duration with a unit (ms, s, m, h), such as "2s", got "2 seconds"',
         "pools.webfarm.origins[1].weight: must be 0-256, got 1000",
         "pools.webfarm.origins[1].colour: is not a known key (unknown keys are errors)",
