@@ -41,25 +41,27 @@ export function forwardAtEdge(
   edit: RequestEditor,
   pool: EdgePool,
   req: Request,
+  reqHeaders: Headers,
   target: EdgeTarget,
   env: EdgeEnv,
   ctx: Waiter,
 ): Response | Promise<Response> {
   // the client's headers copied natively and edited in place (core's rules on a Web Headers)
-  const headers = new Headers(req.headers);
+  const headers = new Headers(reqHeaders);
   const peer = headers.get("cf-connecting-ip");
   try {
     edit(headers, { peer: peer ?? "", proto: target.proto, host: target.host });
   } catch (e) {
     return ourError(400, `Bad Request: ${(e as Error).message}`, { connection: "close" });
   }
-  if (peer !== null) headers.delete("cf-connecting-ip");
   pool.counters.requests++;
   // the request duration histogram: at the edge until the response head is returned (the body then streams natively)
   const startedAt = Date.now();
   const wait = pool.ready(env, ctx, startedAt);
-  if (wait === undefined && req.body === null) return exchange(config, pool, req, headers, target.path, env, ctx, startedAt, null, true);
-  return prepare(config, pool, req, headers, target.path, env, ctx, startedAt, wait);
+  // balance "source": the client's affinity key, from CF-Connecting-IP (as the Node build's from its peer)
+  const key = pool.cfg.balance === "source" ? hashKey(peer ?? "") : 0;
+  if (wait === undefined && req.body === null) return exchange(config, pool, req, headers, target.path, key, env, ctx, startedAt, null, true);
+  return prepare(config, pool, req, headers, target.path, key, env, ctx, startedAt, wait);
 }
 
 /** The cold isolate's wait for its first snapshot, and a request body read for replay. */
@@ -69,6 +71,7 @@ async function prepare(
   req: Request,
   headers: Headers,
   path: string,
+  key: number,
   env: EdgeEnv,
   ctx: Waiter,
   startedAt: number,
@@ -83,7 +86,7 @@ async function prepare(
     if (Number.isFinite(len) && len <= pool.cfg.replayBufferBytes) body = await req.arrayBuffer();
     else (body = req.body), (replayable = false);
   }
-  return exchange(config, pool, req, headers, path, env, ctx, startedAt, body, replayable);
+  return exchange(config, pool, req, headers, path, key, env, ctx, startedAt, body, replayable);
 }
 
 /** The tries: pick, fetch with the per-try header timeout, retry or redispatch as core's Trip decides. */
@@ -93,6 +96,7 @@ async function exchange(
   req: Request,
   headers: Headers,
   path: string,
+  key: number,
   env: EdgeEnv,
   ctx: Waiter,
   startedAt: number,
@@ -101,21 +105,29 @@ async function exchange(
 ): Promise<Response> {
   const cfg = pool.cfg;
   const method = req.method;
-  const trip = new Trip(cfg, method, replayable, pool.budget, Math.random);
   pool.budget.onRequest();
   const deadline = cfg.timeouts.total > 0 ? startedAt + cfg.timeouts.total : Infinity;
   // timeouts.header "0" = no header timeout (as undici's headersTimeout 0 on the Node build);
   // the total deadline, when there is one, still bounds the try
   const headerMs = cfg.timeouts.header > 0 ? cfg.timeouts.header : Infinity;
-  // one init for every try (fetch reads it at once); only the signal changes per try
-  const init: RequestInit = body === null ? { method, headers, redirect: "manual" } : { method, headers, body, redirect: "manual" };
+  // one init for every try (fetch reads it at once)
+  const init: RequestInit =
+    body === null ? { method, headers, redirect: "manual" } : { method, headers, body, redirect: "manual" };
+  // core's Trip decides retries; it is made when the first try fails (a first try that succeeds,
+  // the common case, needs no record of the origins tried): `first` is that try's origin until then
+  let trip: Trip | null = null;
+  let first = -1;
   let last: FailureKind | null = null;
   let lastStatus = 0;
   try {
     for (;;) {
-      const sticky = trip.retryOrigin;
       const now = Date.now();
-      const i = sticky !== -1 ? sticky : pickOrigin(pool.policy, pool.store.weights(now), pool.inflight, pool.noLimit, trip.exclude);
+      let i: number;
+      if (trip === null) i = pickOrigin(pool.policy, pool.store.weights(now), pool.inflight, pool.noLimit, NO_ORIGINS, key);
+      else {
+        const sticky = trip.retryOrigin;
+        i = sticky !== -1 ? sticky : pickOrigin(pool.policy, pool.store.weights(now), pool.inflight, pool.noLimit, trip.exclude, key);
+      }
       if (i === NONE) {
         if (lastStatus) return count(pool, ourError(lastStatus, `origins answered ${lastStatus}; none left to try`));
         if (last) return count(pool, ourError(FAILURES[last].status, `no origin left to try after ${last}`));
@@ -123,22 +135,23 @@ async function exchange(
         return count(pool, ourError(503, "Service Unavailable: no origin is available", { "retry-after": String(Math.max(1, Math.ceil(cfg.check.interval / 1000))) }));
       }
       const oc = pool.counters.origins[i];
-      if (trip.tried.length) (oc.retries++, cfg.redispatch && !trip.tried.includes(i) && oc.redispatches++);
-      trip.start(i);
+      if (trip !== null) {
+        oc.retries++;
+        if (cfg.redispatch && !trip.tried.includes(i)) oc.redispatches++;
+        trip.start(i);
+      } else first = i;
       oc.tries++;
       pool.inflight[i]++;
-      // AbortSignal.timeout is the runtime's own timer: nothing to clear, no Error built unless it fires
       const left = deadline - now;
       const byTotal = left < headerMs;
       const perTry = byTotal ? left : headerMs;
-      const signal = perTry === Infinity ? undefined : AbortSignal.timeout(Math.max(0, perTry));
-      init.signal = signal;
       let res: Response;
       try {
-        res = await fetch(upstreamUrl(pool.urls[i], path), init);
+        const sent = fetch(upstreamUrl(cfg.origins[i].url, path), init);
+        res = await (perTry === Infinity ? sent : headWithin(sent, Math.max(0, perTry)));
       } catch (e) {
         pool.inflight[i]--;
-        const aborted = signal?.aborted === true;
+        const aborted = e === TIMED_OUT;
         // the total deadline came first: the exchange is over, and the origin is not charged (as on Node)
         if (aborted && byTotal) return count(pool, ourError(504, "Gateway Timeout: total deadline reached"));
         const kind = failureOf(e, aborted);
@@ -146,6 +159,7 @@ async function exchange(
         pool.outcome(env, ctx, i, FAILURES[kind].outcome);
         last = kind;
         lastStatus = 0;
+        trip ??= startTrip(pool, method, replayable, first);
         const d = trip.failed(kind);
         if (!d.retry || Date.now() >= deadline) {
           if (!d.retry && d.reason === "budget") pool.counters.budgetExhausted++;
@@ -155,15 +169,18 @@ async function exchange(
         continue;
       }
       const status = res.status;
-      const d = trip.status(status);
-      if (d.retry) {
-        pool.inflight[i]--;
-        oc.status[5]++;
-        await res.body?.cancel();
-        pool.outcome(env, ctx, i, "5xx");
-        lastStatus = status;
-        if (d.delayMs) await new Promise((r) => setTimeout(r, d.delayMs));
-        continue;
+      if (status >= 502 && status <= 504) {
+        trip ??= startTrip(pool, method, replayable, first);
+        const d = trip.status(status);
+        if (d.retry) {
+          pool.inflight[i]--;
+          oc.status[5]++;
+          await res.body?.cancel();
+          pool.outcome(env, ctx, i, "5xx");
+          lastStatus = status;
+          if (d.delayMs) await new Promise((r) => setTimeout(r, d.delayMs));
+          continue;
+        }
       }
       // the origin's response goes back as it is unless a hop-by-hop header has to come off
       const drop = dropOnResponse(res.headers);
@@ -182,16 +199,50 @@ async function exchange(
       return drop === null ? res : new Response(res.body, { status, statusText: res.statusText, headers: headersOut });
     }
   } finally {
-    trip.end();
+    trip?.end();
     pool.counters.duration.observe((Date.now() - startedAt) / 1000);
   }
+}
+
+const NO_ORIGINS: readonly number[] = [];
+
+/** What headWithin rejects with when the response head did not come in time. */
+const TIMED_OUT: unique symbol = Symbol("header timeout");
+
+/**
+ * The per-try header timeout: `sent` (a fetch) if its response head comes within `ms`, else a
+ * rejection with TIMED_OUT, and the try is left behind. It is a timer of this request's own,
+ * cleared when the head comes, and no AbortSignal on the fetch: workerd wraps the response body of
+ * a fetch that has a signal (an AbortableInputStream around it, in handleHttpResponse), which cost
+ * every proxied response 2-4 % of the Worker's req/s under bare workerd (interleaved A/B, c64 100 B).
+ * A try left behind holds its subrequest until this request ends, when workerd cancels it (and
+ * so closes the connection to the hung origin); if its head comes first, its body is canceled at once.
+ */
+function headWithin(sent: Promise<Response>, ms: number): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(TIMED_OUT);
+      sent.then((late) => late.body?.cancel(), () => {});
+    }, ms);
+    sent.then(
+      (res) => (clearTimeout(timer), resolve(res)),
+      (e: unknown) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
+
+/** core's Trip for a request whose first try (to `first`) did not end it. */
+function startTrip(pool: EdgePool, method: string, replayable: boolean, first: number): Trip {
+  const trip = new Trip(pool.cfg, method, replayable, pool.budget, Math.random);
+  trip.start(first);
+  return trip;
 }
 
 /** Core's response rule, knowing what workerd strips itself (worker/wire.ts). */
 const dropOnResponse = responseDropper(STRIPPED_ON_WIRE);
 
 /** Cloudflare's own request headers, not forwarded to origins. */
-const CF_ONLY: readonly string[] = ["cf-ipcountry", "cf-ray", "cf-visitor", "cf-worker", "cdn-loop", "x-real-ip"];
+const CF_ONLY: readonly string[] = ["cf-connecting-ip", "cf-ipcountry", "cf-ray", "cf-visitor", "cf-worker", "cdn-loop", "x-real-ip"];
 
 /**
  * As on the Node build, the exchange is counted when the body has ended: a complete response counts

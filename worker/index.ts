@@ -8,8 +8,9 @@ import { poolStats } from "../core/stats/model.ts";
 import { controlApp } from "../app/control.ts";
 import { loadEdgeConfig, type EdgeEnv } from "../durable/config.ts";
 import { HealthObject } from "../durable/health-object.ts";
-import { forwardAtEdge } from "./forward.ts";
+import { edgeRequestEditor, forwardAtEdge, type EdgeTarget, type RequestEditor } from "./forward.ts";
 import { EdgePool } from "./pool.ts";
+import { plainTarget, startsLikePrefix } from "./target.ts";
 
 export { HealthObject };
 
@@ -20,13 +21,20 @@ interface Isolate {
   route: (host: string | null | undefined) => string;
   control: Hono;
   startedAt: number;
+  /** the request header rule, its name lists worked out once */
+  edit: RequestEditor;
+  /** the env this isolate was booted with: the same object again means the same config */
+  env: EdgeEnv;
+  /** config.prefix lower-cased */
+  prefixLower: string;
 }
 
 let isolate: Isolate | null = null;
 
 function boot(env: EdgeEnv): Isolate {
+  if (isolate !== null && isolate.env === env) return isolate;
   const config = loadEdgeConfig(env);
-  if (isolate && isolate.config === config) return isolate;
+  if (isolate && isolate.config === config) return (isolate.env = env), isolate;
   for (const w of edgeWarnings(config)) console.warn(`edgelb config warning: ${formatIssue(w)}`);
   const pools = new Map(Object.entries(config.pools).map(([name, cfg]) => [name, new EdgePool(name, cfg, config.edge, Math.random)]));
   const startedAt = Date.now();
@@ -64,7 +72,7 @@ function boot(env: EdgeEnv): Isolate {
     },
     log: (o) => console.log(JSON.stringify(o)),
   });
-  return (isolate = { config, pools, route: createRouter(config), control, startedAt });
+  return (isolate = { config, pools, route: createRouter(config), control, startedAt, edit: edgeRequestEditor(config), env, prefixLower: config.prefix.toLowerCase() });
 }
 
 /**
@@ -82,13 +90,24 @@ export default {
       console.error(String((e as Error).message));
       return new Response(`edgelb: ${(e as Error).message}\n`, { status: 500, headers: { "content-type": "text/plain; charset=utf-8" } });
     }
-    const url = new URL(req.url);
+    const u = req.url;
+    const inHeaders = req.headers;
+    const host = inHeaders.get("host");
+    const plain = plainTarget(u);
+    let t: EdgeTarget, where: ReturnType<typeof controlTarget>;
+    if (plain !== null && host !== null) {
+      t = { path: plain, proto: u.charCodeAt(4) === 115 /* s */ ? "https" : "http", host };
+      where = startsLikePrefix(plain, iso.prefixLower) ? controlTarget(plain, iso.config.prefix) : "proxy";
+    } else {
+      const url = new URL(u);
+      t = { path: url.pathname + url.search, proto: url.protocol === "https:" ? "https" : "http", host: host ?? url.host };
+      where = controlTarget(url.pathname, iso.config.prefix);
+    }
     // as on the Node build: another spelling of a control path ("//__edgelb/admin", "%2e%2e",
     // "/__EDGELB") is answered 404, never forwarded with the credentials sent to us
-    const where = controlTarget(url.pathname, iso.config.prefix);
     if (where === "control") return iso.control.fetch(req, env, ctx);
     if (where === "lookalike") return new Response("Not Found\n", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
-    const pool = iso.pools.get(iso.route(req.headers.get("host") ?? url.host))!;
-    return forwardAtEdge(iso.config, pool, req, url, env, (p) => ctx.waitUntil(p));
+    const pool = iso.pools.get(iso.route(t.host))!;
+    return forwardAtEdge(iso.config, iso.edit, pool, req, inHeaders, t, env, ctx);
   },
 } satisfies ExportedHandler<EdgeEnv>;

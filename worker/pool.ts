@@ -8,6 +8,11 @@ import type { EdgeEnv } from "../durable/config.ts";
 import type { Outcome } from "../durable/health-object.ts";
 import type { EdgeSettings } from "./settings.ts";
 
+/** What a request lends the pool for background work (the ExecutionContext). */
+export interface Waiter {
+  waitUntil(p: Promise<unknown>): void;
+}
+
 /** Durable Object calls made by this isolate, by kind (tests and stats read them). */
 export interface DoCalls {
   /** awaited while a request waited (only when the isolate was cold) */
@@ -73,16 +78,20 @@ export class EdgePool {
   }
 
   /**
-   * Makes sure the snapshot is usable: warm -> nothing (no Durable Object call); stale -> refresh in
-   * waitUntil and go on; cold -> wait for it at most settings.coldWait, then go on with what there is
-   * (at first: every configured origin eligible).
+   * Makes sure the snapshot is usable: warm -> nothing (no Durable Object call, and no promise: the
+   * request goes on at once); stale -> refresh in waitUntil and go on; cold -> a promise that waits
+   * for it at most settings.coldWait, then goes on with what there is (at first: every configured
+   * origin eligible).
    */
-  async ready(env: EdgeEnv, waitUntil: (p: Promise<unknown>) => void, now: number): Promise<void> {
-    if (this.fetchedAt !== 0 && now - this.fetchedAt < this.settings.snapshotTtl) return;
+  ready(env: EdgeEnv, ctx: Waiter, now: number): Promise<void> | undefined {
+    if (this.fetchedAt !== 0 && now - this.fetchedAt < this.settings.snapshotTtl) return undefined;
     const cold = this.fetchedAt === 0 && this.refreshing === null;
     const p = this.refresh(env, cold);
-    if (!cold) return waitUntil(p);
-    waitUntil(p);
+    ctx.waitUntil(p);
+    return cold ? this.coldWait(p) : undefined;
+  }
+
+  private async coldWait(p: Promise<void>): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | null = null;
     await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, this.settings.coldWait)))]);
     if (timer !== null) clearTimeout(timer);
@@ -124,7 +133,7 @@ export class EdgePool {
   }
 
   /** An outcome on real traffic: applied here at once, sent to the object in the next batch. */
-  outcome(env: EdgeEnv, waitUntil: (p: Promise<unknown>) => void, origin: number, kind: OutcomeKind): void {
+  outcome(env: EdgeEnv, ctx: Waiter, origin: number, kind: OutcomeKind): void {
     const at = Date.now();
     if (kind === "success" && this.store.state.origins[origin].consecutive5xx === 0) return;
     this.store.apply({ type: "outcome", origin, kind, at });
@@ -132,7 +141,7 @@ export class EdgePool {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     const wait = Math.max(0, this.lastFlush + this.settings.flushInterval - at);
-    waitUntil(new Promise((r) => setTimeout(r, wait)).then(() => this.flush(env)));
+    ctx.waitUntil(new Promise((r) => setTimeout(r, wait)).then(() => this.flush(env)));
   }
 
   private async flush(env: EdgeEnv): Promise<void> {

@@ -138,25 +138,50 @@ export function responseHeaders(raw: readonly string[]): string[] {
  * Throws HeaderError as requestHeaders does.
  */
 export function editRequestHeaders(h: Headers, client: Omit<ClientInfo, "trusted">, fwd: ForwardOptions): void {
-  const conn = h.get("connection");
-  if (conn !== null) {
-    for (const t of connectionTokens(["connection", conn])) {
-      if (CONNECTION_FORBIDDEN.has(t)) throw new HeaderError(`Connection names ${t}`);
-      h.delete(t);
+  requestEditor(NOTHING, fwd)(h, client);
+}
+
+const NOTHING: ReadonlySet<string> = new Set();
+
+/**
+ * editRequestHeaders with its name lists worked out once (per config, not per request), for a
+ * runtime whose HTTP client removes some hop-by-hop request headers itself when it writes the
+ * request (`strippedOnWire`: workerd's fetch drops Connection, Keep-Alive, TE, Trailer, Upgrade,
+ * Transfer-Encoding; test/workerd/wire.test.ts pins it), so those cost no call; `alsoDrop` are
+ * more names to remove (the edge's CF-* headers). X-Forwarded-For/-Proto/-Host and Forwarded are
+ * replaced by `set`, which removes the client's copies, so they are deleted only when not set.
+ * What reaches the origin is what editRequestHeaders gives minus `strippedOnWire` (test/core/proxy.test.ts).
+ */
+export function requestEditor(
+  strippedOnWire: ReadonlySet<string>,
+  fwd: ForwardOptions,
+  alsoDrop: readonly string[] = [],
+): (h: Headers, client: Omit<ClientInfo, "trusted">) => void {
+  const drop = [...HOP_BY_HOP, ...CONSUMED].filter((n) => n !== "connection" && !strippedOnWire.has(n));
+  if (fwd.enabled && !fwd.forwarded) drop.push("forwarded");
+  for (const n of alsoDrop) if (!drop.includes(n)) drop.push(n);
+  const dropConnection = !strippedOnWire.has("connection");
+  return (h, client) => {
+    const conn = h.get("connection");
+    if (conn !== null) {
+      for (const t of connectionTokens(["connection", conn])) {
+        if (CONNECTION_FORBIDDEN.has(t)) throw new HeaderError(`Connection names ${t}`);
+        if (!strippedOnWire.has(t)) h.delete(t);
+      }
+      if (dropConnection) h.delete("connection");
     }
-  }
-  for (const name of HOP_BY_HOP) h.delete(name);
-  for (const name of CONSUMED) h.delete(name);
-  if (!fwd.enabled) return;
-  for (const name of FORWARDING) h.delete(name);
-  const peer = client.peer || "unknown";
-  h.set("x-forwarded-for", peer);
-  h.set("x-forwarded-proto", client.proto);
-  if (client.host) h.set("x-forwarded-host", client.host);
-  if (fwd.forwarded) {
-    const node = peer.includes(":") ? `"[${peer}]"` : peer;
-    h.set("forwarded", `for=${node};proto=${client.proto}${client.host ? `;host=${quoteIfNeeded(client.host)}` : ""}`);
-  }
+    for (let k = 0; k < drop.length; k++) h.delete(drop[k]);
+    if (!fwd.enabled) return;
+    const peer = client.peer || "unknown";
+    h.set("x-forwarded-for", peer);
+    h.set("x-forwarded-proto", client.proto);
+    if (client.host) h.set("x-forwarded-host", client.host);
+    else h.delete("x-forwarded-host");
+    if (fwd.forwarded) {
+      const node = peer.includes(":") ? `"[${peer}]"` : peer;
+      h.set("forwarded", `for=${node};proto=${client.proto}${client.host ? `;host=${quoteIfNeeded(client.host)}` : ""}`);
+    }
+  };
 }
 
 /**
@@ -171,14 +196,21 @@ export function responseDropper(strippedOnWire: ReadonlySet<string>): (h: Header
   const mustGo = [...HOP_BY_HOP].filter((n) => !strippedOnWire.has(n));
   return (h) => {
     const conn = h.get("connection");
-    const listed = conn === null ? [] : connectionTokens(["connection", conn]).filter((t) => !HOP_BY_HOP.has(t));
-    if (!mustGo.some((name) => h.has(name)) && !listed.some((t) => h.has(t))) return null;
+    // "keep-alive" (what most origins send) lists nothing more to remove
+    const listed = conn === null || ONLY_HOP.has(conn.toLowerCase()) ? NONE : connectionTokens(["connection", conn]).filter((t) => !HOP_BY_HOP.has(t));
+    let found = false;
+    for (let k = 0; !found && k < mustGo.length; k++) found = h.has(mustGo[k]);
+    for (let k = 0; !found && k < listed.length; k++) found = h.has(listed[k]);
+    if (!found) return null;
     const out: string[] = [];
     for (const name of HOP_BY_HOP) if (h.has(name)) out.push(name);
     for (const t of listed) if (h.has(t)) out.push(t);
     return out;
   };
 }
+
+const NONE: readonly string[] = [];
+const ONLY_HOP: ReadonlySet<string> = new Set(["keep-alive"]);
 
 /** RFC 7239 §4: a value that is not a token must be a quoted string. */
 function quoteIfNeeded(v: string): string {
