@@ -8,7 +8,7 @@ import { failureOf } from "./errors.ts";
 import type { EdgePool, Waiter } from "./pool.ts";
 import { STRIPPED_ON_WIRE } from "./wire.ts";
 
-function ourError(status: number, text: string, extra?: Record<string, string>): Response {
+export function ourError(status: number, text: string, extra?: Record<string, string>): Response {
   return new Response(`${text}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...extra } });
 }
 
@@ -207,7 +207,7 @@ async function exchange(
 const NO_ORIGINS: readonly number[] = [];
 
 /** What headWithin rejects with when the response head did not come in time. */
-const TIMED_OUT: unique symbol = Symbol("header timeout");
+export const TIMED_OUT: unique symbol = Symbol("header timeout");
 
 /**
  * The per-try header timeout: `sent` (a fetch) if its response head comes within `ms`, else a
@@ -218,7 +218,7 @@ const TIMED_OUT: unique symbol = Symbol("header timeout");
  * A try left behind holds its subrequest until this request ends, when workerd cancels it (and
  * so closes the connection to the hung origin); if its head comes first, its body is canceled at once.
  */
-function headWithin(sent: Promise<Response>, ms: number): Promise<Response> {
+export function headWithin(sent: Promise<Response>, ms: number): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     const timer = setTimeout(() => {
       reject(TIMED_OUT);
@@ -289,7 +289,8 @@ function pipeBody(src: ReadableStream<Uint8Array>, deadline: number, ctx: Waiter
   return readable;
 }
 
-function count(pool: EdgePool, res: Response): Response {
+/** A client response of this pool, counted by status class. */
+export function count(pool: EdgePool, res: Response): Response {
   pool.counters.status[(res.status / 100) | 0]++;
   return res;
 }

@@ -10,6 +10,8 @@ import { loadEdgeConfig, type EdgeEnv } from "../durable/config.ts";
 import { HealthObject } from "../durable/health-object.ts";
 import { edgeRequestEditor, forwardAtEdge, type EdgeTarget, type RequestEditor } from "./forward.ts";
 import { EdgePool } from "./pool.ts";
+import { isWebSocketUpgrade } from "../core/proxy/upgrade.ts";
+import { forwardWebSocket } from "./websocket.ts";
 import { plainTarget, startsLikePrefix } from "./target.ts";
 
 export { HealthObject };
@@ -108,6 +110,9 @@ export default {
     if (where === "control") return iso.control.fetch(req, env, ctx);
     if (where === "lookalike") return new Response("Not Found\n", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
     const pool = iso.pools.get(iso.route(t.host))!;
+    // a WebSocket upgrade (one header read on the common path: most requests have no Upgrade)
+    const upgrade = inHeaders.get("upgrade");
+    if (upgrade !== null && isWebSocketUpgrade(upgrade, inHeaders.get("connection"))) return forwardWebSocket(iso.config, iso.edit, pool, req, t, env, ctx);
     return forwardAtEdge(iso.config, iso.edit, pool, req, inHeaders, t, env, ctx);
   },
 } satisfies ExportedHandler<EdgeEnv>;

@@ -35,6 +35,9 @@ function behaviourPools(at: (name: string) => string, dead: readonly string[]) {
   const o = (name: string, extra: Record<string, unknown> = {}) => ({ name, url: at(name), ...extra });
   return {
     alternate: { origins: [o("a"), o("b")], ...noChecks },
+    // WebSocket upgrades (test/worker/websocket.test.ts)
+    ws: { origins: [o("a"), o("b")], ...noChecks },
+    wsdead: { origins: [{ name: "dead", url: dead[0] }, o("a")], ...noChecks },
     weights: { origins: [o("a", { weight: 3 }), o("b", { weight: 1 })], ...noChecks },
     paths: { origins: [o("a"), o("b")], ...noChecks },
     headers: { origins: [o("a")], ...noChecks },

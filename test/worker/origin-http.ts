@@ -24,7 +24,10 @@
 //   stall-mid-body  200 with content-length 100000, writes `bytes` (default 1000) bytes, then nothing;
 //                   the socket stays open
 // Every normal request is logged before it is answered.
+// WebSocket upgrades (any path) are logged, then each message is echoed as "NAME:message";
+// "close" closes with code 4000, "drop" kills the socket.
 import http from "node:http";
+import { WebSocketServer } from "ws";
 
 type Mode =
   | { mode: "ok"; delayMs?: number; status?: number; headers?: Record<string, string | string[]> }
@@ -144,6 +147,20 @@ const server = http.createServer((req, res) => {
     },
     () => req.socket.destroy(),
   );
+});
+// WebSocket: an upgrade is logged like any request, then echoed as "NAME:message"; the message
+// "close" makes the origin close the connection (code 4000), "drop" kills its socket
+const wss = new WebSocketServer({ noServer: true });
+server.on("upgrade", (req, socket, head) => {
+  log.push({ method: req.method ?? "", url: req.url ?? "", id: null, host: req.headers.host ?? null, headers: req.rawHeaders, body: null });
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    ws.on("message", (data) => {
+      const text = data.toString();
+      if (text === "close") return ws.close(4000, "origin closes");
+      if (text === "drop") return ws.terminate();
+      ws.send(`${name}:${text}`);
+    });
+  });
 });
 server.keepAliveTimeout = 10_000;
 if (process.send) process.on("disconnect", () => process.exit(0));
