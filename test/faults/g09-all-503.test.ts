@@ -17,7 +17,7 @@ async function storm(retryBudget: Record<string, number>) {
   // its own process: a balancer sharing the load generator's event loop slows down under this load, and slow
   // answers keep more retries in flight, which changes what the budget's concurrency floor allows
   const lb = await startLbProcess({
-    pools: { webfarm: poolOf(origins, { check: { enabled: false }, retries: 3, retryBudget, retryOn: ["conn-failure", "empty-response", "response-timeout", "502", "503", "504"] }) },
+    pools: { webfarm: poolOf(origins, { check: { enabled: false }, passive: { enabled: false }, retries: 3, retryBudget, retryOn: ["conn-failure", "empty-response", "response-timeout", "502", "503", "504"] }) },
   });
   try {
     await warm(lb.url, 100, [200, 502, 503, 504]);
