@@ -203,7 +203,7 @@ export class Balancer {
     if (this.config.log.requests) {
       const socket = req.socket as Tracked;
       const now = performance.now();
-      trace = new RequestTrace(clientOf(socket), socket[TQ_START] ?? now, now);
+      trace = new RequestTrace(clientOf(socket), socket[TQ_START] ?? now, now, socket);
       socket[REQUESTS] = (socket[REQUESTS] ?? 0) + 1;
     }
     // before anything else, the control routes included: framing, Host, header count
@@ -277,9 +277,10 @@ export class Balancer {
 
   /** The request's log line (HAProxy httplog fields), once its response is over or the client left. */
   private logRequest(t: RequestTrace, req: IncomingMessage, res: ServerResponse): void {
-    const socket = req.socket as Tracked;
+    // the socket as it was at the start: by 'close' Node may have detached it from req (req.socket is null)
+    const socket = t.socket as Tracked;
     const now = performance.now();
-    const written = socket.bytesWritten;
+    const written = socket.bytesWritten ?? 0;
     const bytes = written - (socket[BYTES_LOGGED] ?? 0);
     socket[BYTES_LOGGED] = written;
     // the next request on this keep-alive connection counts its Tq from here

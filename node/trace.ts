@@ -12,6 +12,8 @@ export class RequestTrace {
   readonly t0: number;
   /** The request head was received. */
   readonly t1: number;
+  /** The client connection (HTTP/1 socket, or the HTTP/2 stream's session socket proxy), kept for the byte count. */
+  readonly socket: object;
   pool: string | null = null;
   origin: string | null = null;
   tw = -1;
@@ -25,8 +27,9 @@ export class RequestTrace {
   /** Start of the current step. */
   private mark = 0;
 
-  constructor(client: string, t0: number, t1: number) {
+  constructor(client: string, t0: number, t1: number, socket: object) {
     this.client = client;
+    this.socket = socket;
     this.t0 = t0;
     this.t1 = t1;
   }
