@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import type { SecureContext, Server as TlsServer, TLSSocket } from "node:tls";
 import type { Config, ListenerConfig, OriginConfig } from "../core/config/schema.ts";
-import { certificateFor } from "../core/proxy/sni.ts";
+import { sniTable } from "../core/proxy/sni.ts";
 
 /**
  * node:tls, loaded when first needed: a config without TLS listeners, https origins or wss never
@@ -101,23 +101,29 @@ function certNames(x: X509Certificate): string[] {
  * in place for the next handshakes (SIGHUP); connections already open keep theirs.
  */
 export function createTlsServer(certs: LoadedCert[], http2: boolean, onSocket: (s: TLSSocket) => void): { server: TlsServer; swap: (c: LoadedCert[]) => void } {
-  let current = certs;
   const server = lazyTls().createServer(
     {
-      ...current[0].pem,
+      ...certs[0].pem,
       minVersion: MIN_TLS,
       ALPNProtocols: http2 ? ["h2", "http/1.1"] : ["http/1.1"],
-      SNICallback: (name, cb) => cb(null, current[certificateFor(current.map((c) => c.names), name)].context),
       // a handshake that does not finish in time is dropped (a slowloris on the TLS layer)
       handshakeTimeout: 10_000,
     },
     onSocket,
   );
+  // SNI through Node's own table (no SNICallback): with one certificate it stays empty and Node
+  // asks no JS callback during the handshake; a custom SNICallback is called on every one
+  const table = (list: LoadedCert[]) => {
+    for (const e of sniTable(list.map((c) => c.names))) server.addContext(e.name, list[e.index].context);
+  };
+  table(certs);
   return {
     server,
     swap: (next) => {
-      current = next;
       server.setSecureContext({ ...next[0].pem, minVersion: MIN_TLS });
+      // addContext has no remove: the table is emptied in place (Node reads it on each handshake)
+      (server as unknown as { _contexts: unknown[] })._contexts.length = 0;
+      table(next);
     },
   };
 }

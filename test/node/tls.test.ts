@@ -109,6 +109,30 @@ describe("TLS termination", () => {
     }
   });
 
+  it("a reload replaces the SNI table: names added, names gone, the new first certificate the default", async () => {
+    const one = { host: "127.0.0.1", port: 0, tls: { certificates: [shop] } };
+    const { lb, ports: [p] } = await startTls({ listen: one, pools: { webfarm: poolOf([web01], { check: { enabled: false } }) } });
+    // one certificate: every name gets it
+    expect((await handshake(p, "admin.test")).cn).toBe("shop.test");
+    const reloadWith = (certificates: unknown[]) => {
+      const r = parseConfig({ listen: { ...one, tls: { certificates } }, pools: { webfarm: poolOf([web01], { check: { enabled: false } }) } });
+      if (!r.ok) throw new Error(r.issues.map(formatIssue).join("\n"));
+      const certs = loadAllCertificates(r.config);
+      if (!certs.ok) throw new Error(certs.problems.join("\n"));
+      lb.reload(r.config, "", certs.byListener);
+    };
+    reloadWith([shop, admin, wild]);
+    expect((await handshake(p, "admin.test")).cn).toBe("admin.test");
+    expect((await handshake(p, "x.wild.test")).cn).toBe("*.wild.test");
+    expect((await handshake(p, "www.shop.test")).cn).toBe("shop.test");
+    // shop gone: admin is the default now, and the wildcard's name still picks its certificate
+    reloadWith([admin, wild]);
+    expect((await handshake(p, "shop.test")).cn).toBe("admin.test");
+    expect((await handshake(p, "x.wild.test")).cn).toBe("*.wild.test");
+    reloadWith([wild]);
+    expect((await handshake(p, "admin.test")).cn).toBe("*.wild.test");
+  });
+
   it("refuses a handshake that offers less than TLS 1.2", async () => {
     const err = await new Promise<string>((resolve) => {
       const s = tls.connect({ host: "127.0.0.1", port, servername: "shop.test", rejectUnauthorized: false, minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT:@SECLEVEL=0" }, () => resolve("connected"));
