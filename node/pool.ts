@@ -1,4 +1,5 @@
 import { Pool } from "./undici.ts";
+import { H1Pool, type Upstream } from "./h1.ts";
 import type { OriginConfig, PoolConfig } from "../core/config/schema.ts";
 import { originTls } from "./tls.ts";
 import { HealthStore, type HealthChange } from "../core/health/store.ts";
@@ -24,7 +25,7 @@ export class PoolRuntime {
   policy: Policy;
   counters: PoolCounters;
   budget: RetryBudget;
-  dispatchers: Pool[];
+  dispatchers: Upstream[];
   inflight: Int32Array;
   maxconn: Int32Array;
   private readonly queue: Waiter[] = [];
@@ -124,8 +125,14 @@ export class PoolRuntime {
   }
 }
 
-/** Keep-alive pool to one origin, sized to its maxconn; timeouts from the pool config; TLS settings for https. */
-export function makeDispatcher(o: OriginConfig, cfg: PoolConfig): Pool {
+/**
+ * Keep-alive connections to one origin. Plain http: node/h1.ts (node:http's own parser, read in C++).
+ * https: undici's Pool with TLS settings, sized to maxconn. Timeouts from the pool config.
+ */
+export function makeDispatcher(o: OriginConfig, cfg: PoolConfig): Upstream {
+  const url = new URL(o.url);
+  // below Apache's default KeepAliveTimeout (5 s), so we rarely reuse a socket the origin is closing
+  if (url.protocol === "http:") return new H1Pool(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80), cfg.timeouts.connect, 4_000);
   return new Pool(o.url, {
     connections: o.maxconn > 0 ? o.maxconn : null,
     pipelining: 1,

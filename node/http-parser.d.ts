@@ -1,0 +1,19 @@
+// node:_http_common's HTTPParser (the C++ llhttp binding node:http runs on), as node/h1.ts uses it.
+// Node ships no types for it; the shape is Node's lib/_http_common.js and src/node_http_parser.cc.
+declare module "node:_http_common" {
+  export class HTTPParser {
+    static readonly REQUEST: number;
+    static readonly RESPONSE: number;
+    static readonly kOnHeaders: number;
+    static readonly kOnHeadersComplete: number;
+    static readonly kOnBody: number;
+    static readonly kOnMessageComplete: number;
+    static readonly kOnExecute: number;
+    initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+    /** Reads straight from a stream handle in C++ (no JS 'data' events). */
+    consume(handle: object): void;
+    /** The input ended (EOF): completes a body delimited by the close, or returns an error. */
+    finish(): Error | undefined;
+    [callback: number]: (...args: never[]) => unknown;
+  }
+}
