@@ -18,7 +18,10 @@
 #     direct      wrk straight at :9101 (the ceiling, no proxy)
 #     haproxy-ka  haproxy -f bench/conf/haproxy-features.cfg (keep-alive + http-reuse, checks,
 #                 retries 3, redispatch, forwardfor: the features edgelb has on by default)
-#     edgelb      node bin/edgelb.js serve --config <generated json> (Node 24 of node_modules)
+#     edgelb      node bin/edgelb.js serve --config <generated json> (Node 24 of node_modules), request
+#                 logs off: haproxy-ka has no `log` line, so neither logs (same work on both sides)
+#     edgelb-log  the same with edgelb's default request logs on (one JSON line per request to a
+#                 file): its difference to `edgelb` is the cost of the access log
 #     haproxy-tls / edgelb-tls  the same two, terminating HTTPS on :8080 with one certificate
 #                 (P-256, made by openssl in the work dir); scenarios tls-c64-100b (keep-alive) and
 #                 tls-close-c64 (`Connection: close`: a full handshake per request, the handshake rate)
@@ -54,7 +57,7 @@ ROOT="$(dirname "$BENCH")"
 WORK="${BENCH_WORK:-/tmp/edgelb-bench}"
 RUNS="${RUNS:-3}"; DUR="${DUR:-10}"; WARM="${WARM:-3}"
 CONFIGS="direct,haproxy-ka,edgelb"
-KNOWN="direct, haproxy-ka, edgelb, haproxy-tls, edgelb-tls, workerd-anchor, workerd-edgelb"
+KNOWN="direct, haproxy-ka, edgelb, edgelb-log, haproxy-tls, edgelb-tls, workerd-anchor, workerd-edgelb"
 TLS_SCENARIOS="tls-c64-100b tls-close-c64"
 SCENARIOS="c64-100b c1-100b c64-16k"
 PORT=8080; LOADCPU=0; PROXYCPU=1; PIN=1
@@ -175,20 +178,25 @@ start_origins() {
 
 EDGELB_CFG="$WORK/run/edgelb.json"
 cat > "$EDGELB_CFG" <<'EOF'
-{"listen":{"host":"127.0.0.1","port":8080},"pools":{"bench":{"origins":[{"name":"a","url":"http://127.0.0.1:9101"},{"name":"b","url":"http://127.0.0.1:9102"}],"check":{"path":"/100b"}}}}
+{"listen":{"host":"127.0.0.1","port":8080},"log":{"requests":false},"pools":{"bench":{"origins":[{"name":"a","url":"http://127.0.0.1:9101"},{"name":"b","url":"http://127.0.0.1:9102"}],"check":{"path":"/100b"}}}}
+EOF
+EDGELB_LOG_CFG="$WORK/run/edgelb-log.json"
+cat > "$EDGELB_LOG_CFG" <<EOF
+{"listen":{"host":"127.0.0.1","port":8080},"log":{"requests":true,"to":"$WORK/run/edgelb-requests.log"},"pools":{"bench":{"origins":[{"name":"a","url":"http://127.0.0.1:9101"},{"name":"b","url":"http://127.0.0.1:9102"}],"check":{"path":"/100b"}}}}
 EOF
 
 # ---------------------------------------------------------------- HTTPS (haproxy-tls, edgelb-tls)
 TLS_DIR="$WORK/run/tls"
 make_tls() { # one self-signed P-256 certificate for both proxies; HAProxy wants cert + key in one file
-  [ -f "$TLS_DIR/combined.pem" ] && return 0
   mkdir -p "$TLS_DIR"
+  # request logs off on both sides, as for haproxy-ka / edgelb
+  printf '%s\n' "{\"listen\":{\"host\":\"127.0.0.1\",\"port\":8080,\"tls\":{\"certificates\":[{\"cert\":\"$TLS_DIR/cert.pem\",\"key\":\"$TLS_DIR/key.pem\"}]}},\"pools\":{\"bench\":{\"origins\":[{\"name\":\"a\",\"url\":\"http://127.0.0.1:9101\"},{\"name\":\"b\",\"url\":\"http://127.0.0.1:9102\"}],\"check\":{\"path\":\"/100b\"}}},\"log\":{\"requests\":false}}" > "$TLS_DIR/edgelb.json"
+  [ -f "$TLS_DIR/combined.pem" ] && return 0
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" \
     -days 2 -subj "/CN=bench.test" -addext "subjectAltName=DNS:bench.test,IP:127.0.0.1" 2>/dev/null || return 1
   cat "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem" > "$TLS_DIR/combined.pem"
   sed "s#^  bind 127.0.0.1:8080\$#  bind 127.0.0.1:8080 ssl crt $TLS_DIR/combined.pem alpn h2,http/1.1#" "$BENCH/conf/haproxy-features.cfg" > "$TLS_DIR/haproxy.cfg"
   grep -q ' ssl crt ' "$TLS_DIR/haproxy.cfg" || return 1
-  printf '%s\n' "{\"listen\":{\"host\":\"127.0.0.1\",\"port\":8080,\"tls\":{\"certificates\":[{\"cert\":\"$TLS_DIR/cert.pem\",\"key\":\"$TLS_DIR/key.pem\"}]}},\"pools\":{\"bench\":{\"origins\":[{\"name\":\"a\",\"url\":\"http://127.0.0.1:9101\"},{\"name\":\"b\",\"url\":\"http://127.0.0.1:9102\"}],\"check\":{\"path\":\"/100b\"}}}}" > "$TLS_DIR/edgelb.json"
 }
 
 # ---------------------------------------------------------------- the Worker configs (bare workerd)
@@ -281,11 +289,12 @@ start_proxy() { # start_proxy CONFIG -> PROXY_PID (empty for direct), TARGET_POR
       pushd "$ROOT" >/dev/null
       SCHEME=https; start_bg "$WORK/run/$cfg.log" $PROXYCPU "$NODE" bin/edgelb.js serve --config "$TLS_DIR/edgelb.json"
       popd >/dev/null ;;
-    edgelb)
+    edgelb|edgelb-log)
       [ -f "$ROOT/bin/edgelb.js" ] || { FAIL_REASON="bin/edgelb.js not found"; return 1; }
       [ -x "$NODE" ] || { FAIL_REASON="no node binary"; return 1; }
       pushd "$ROOT" >/dev/null
-      start_bg "$WORK/run/$cfg.log" $PROXYCPU "$NODE" bin/edgelb.js serve --config "$EDGELB_CFG"
+      local c="$EDGELB_CFG"; [ "$cfg" = edgelb-log ] && c="$EDGELB_LOG_CFG"
+      start_bg "$WORK/run/$cfg.log" $PROXYCPU "$NODE" bin/edgelb.js serve --config "$c"
       popd >/dev/null ;;
     workerd-anchor)
       [ -x "$WORKERD" ] || { FAIL_REASON="no $WORKERD (run npm install)"; return 1; }
