@@ -47,12 +47,15 @@ export class H1Pool {
   readonly port: number;
   readonly connectTimeout: number;
   readonly keepAlive: number;
+  /** host[:port] as a Host header names this origin. */
+  readonly authority: string;
 
   constructor(host: string, port: number, connectTimeout: number, keepAlive = 4_000) {
     this.host = host;
     this.port = port;
     this.connectTimeout = connectTimeout;
     this.keepAlive = keepAlive;
+    this.authority = `${host.includes(":") ? `[${host}]` : host}${port === 80 ? "" : `:${port}`}`;
     // one timer for every idle connection of the pool, not one per connection or per request
     this.sweep = setInterval(() => this.closeIdle(performance.now()), 1_000).unref();
   }
@@ -186,11 +189,15 @@ class Conn {
     const h = req.headers;
     const body = req.body;
     let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
-    let length = false;
+    let length = false, host = false;
     for (let i = 0; i < h.length; i += 2) {
-      head += `${h[i]}: ${h[i + 1]}\r\n`;
-      if (!length && h[i].length === 14 && h[i].toLowerCase() === "content-length") length = true;
+      const n = h[i];
+      head += `${n}: ${h[i + 1]}\r\n`;
+      if (n.length === 14 && !length) length = n.toLowerCase() === "content-length";
+      else if (n.length === 4 && !host) host = n.toLowerCase() === "host";
     }
+    // an HTTP/1.0 client may send no Host; HTTP/1.1 requires one (RFC 9112 §3.2): the origin's own
+    if (!host) head += `host: ${this.pool.authority}\r\n`;
     const chunked = body !== null && !Buffer.isBuffer(body) && !length;
     if (!length) {
       if (Buffer.isBuffer(body)) head += `content-length: ${body.length}\r\n`;
@@ -198,8 +205,10 @@ class Conn {
       else if (METHODS_WITH_BODY.has(req.method)) head += "content-length: 0\r\n";
     }
     head += "\r\n";
-    this.handler!.onRequestStart?.(this.ctl as unknown as Dispatcher.DispatchController, {});
-    if (this.ctl!.aborted || this.socket.destroyed) return;
+    const ctl = this.ctl!;
+    this.handler!.onRequestStart?.(ctl as unknown as Dispatcher.DispatchController, {});
+    // the handler may abort at once (its client left while we connected)
+    if (ctl.aborted || this.socket.destroyed) return;
     const s = this.socket;
     if (body === null) s.write(head, "latin1");
     else if (Buffer.isBuffer(body)) {
