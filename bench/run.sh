@@ -35,6 +35,10 @@
 #                 After each scenario its /__edgelb/stats?format=json gives the Durable Object calls
 #                 (onRequestPath, background, flushes, errors) per proxied request over the recorded runs.
 # Scenarios: c64-100b, c1-100b, c64-16k; each: warm-up (not recorded), then RUNS runs of DUR s.
+# Runs are interleaved: round 1 runs every config (started afresh, each scenario warmed up, then
+# run once), then round 2, ... so that a slow minute of a shared VM (it swings 2x here) falls on
+# every config alike instead of on whichever ran then; `--sequential` runs each config's runs back
+# to back instead. Peak RSS is the highest of the rounds.
 # Per run: req/s, p50/p99 (wrk's, corrected for coordinated omission), raw p50/p99/p99.9 (with the
 # anchors' patched wrk-raw only: ../shared/anchors/setup.sh builds it as $PA/wrk-raw; stock wrk has
 # none), errors (socket errors + non-2xx/3xx), proxy CPU % and
@@ -62,6 +66,7 @@ TLS_SCENARIOS="tls-c64-100b tls-close-c64"
 SCENARIOS="c64-100b c1-100b c64-16k"
 PORT=8080; LOADCPU=0; PROXYCPU=1; PIN=1
 QUICK=0
+SEQUENTIAL=0
 
 usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -73,6 +78,7 @@ while [ $# -gt 0 ]; do
     --dur) DUR="${2:?}"; shift ;;
     --warm) WARM="${2:?}"; shift ;;
     --work) WORK="${2:?}"; shift ;;
+    --sequential) SEQUENTIAL=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -114,7 +120,7 @@ head -c 16384 /dev/zero | tr '\0' 'y' > "$WORK/www/16k"
 RUNS_TSV="$WORK/runs.tsv"; RSS_TSV="$WORK/rss.tsv"; FAIL_TSV="$WORK/failed.tsv"; META="$WORK/meta.tsv"
 DO_TSV="$WORK/do_calls.tsv"
 printf 'config\tscenario\trun\trps\trequests\tp50_ms\tp99_ms\terrors\traw_p50_ms\traw_p99_ms\traw_p999_ms\twall_ms\tproxy_cpu_pct\tproxy_cpu_us_per_req\tcpu0_other_pct\tcpu1_other_pct\n' > "$RUNS_TSV"
-printf 'config\tpid\tcomm\tVmHWM_kB\n' > "$RSS_TSV"
+printf 'config\tround\tpid\tcomm\tVmHWM_kB\n' > "$RSS_TSV"
 printf 'config\treason\n' > "$FAIL_TSV"
 printf 'config\tscenario\twrk_requests\tpool_requests\tonRequestPath\tbackground\tflushes\terrors\tchecked_origins\tnote\n' > "$DO_TSV"
 
@@ -358,8 +364,8 @@ fail_config() { # fail_config CONFIG REASON
   log "$1: FAILED: $2"
   printf '%s\t%s\n' "$1" "$(echo "$2" | tr '\t\n' '  ')" >> "$FAIL_TSV"
 }
-run_config() {
-  local cfg=$1 sc path c r
+run_config() { # run_config CONFIG [ROUND]: every run of each scenario, or (interleaved) run ROUND only
+  local cfg=$1 round=${2:-} sc path c r runs
   if ! start_proxy "$cfg"; then fail_config "$cfg" "$FAIL_REASON"; PROXY_PID=""; return 1; fi
   if ! wait_ready "$TARGET_PORT" /100b "$READY_TIMEOUT" "$PROXY_PID"; then
     local why="no 200 on :$TARGET_PORT/100b within ${READY_TIMEOUT}s"
@@ -375,17 +381,18 @@ run_config() {
     wrk_run "$cfg" "$sc" warm "$path" "$c" "$WARM" 0
     local before=""; [ -n "$EDGE_STATS_URL" ] && before=$(edge_calls)
     SC_REQS=0
-    for r in $(seq 1 "$RUNS"); do wrk_run "$cfg" "$sc" "$r" "$path" "$c" "$DUR"; done
+    runs=$(seq 1 "$RUNS"); [ -n "$round" ] && runs=$round
+    for r in $runs; do wrk_run "$cfg" "$sc" "$r" "$path" "$c" "$DUR"; done
     [ -n "$EDGE_STATS_URL" ] && record_calls "$cfg" "$sc" "$before" "$(edge_calls)" "$SC_REQS"
     if [ -n "$PROXY_PID" ] && [ -z "$(session_pids "$PROXY_PID")" ]; then
       fail_config "$cfg" "proxy died during $sc; log: $(tail -5 "$WORK/run/$cfg.log" 2>/dev/null | cut -c1-300)"; PROXY_PID=""; return 1
     fi
   done
   # since the isolate started: includes the cold start, the readiness probes and the warm-ups
-  [ -n "$EDGE_STATS_URL" ] && record_calls "$cfg" "since-start" "" "$(edge_calls)" "-"
+  [ -n "$EDGE_STATS_URL" ] && [ "${round:-1}" = 1 ] && record_calls "$cfg" "since-start" "" "$(edge_calls)" "-"
   if [ -n "$PROXY_PID" ]; then
     local p; for p in $(session_pids "$PROXY_PID"); do
-      printf '%s\t%s\t%s\t%s\n' "$cfg" "$p" "$(cat /proc/$p/comm 2>/dev/null)" "$(awk '/^VmHWM/{print $2}' /proc/$p/status 2>/dev/null)" >> "$RSS_TSV"
+      printf '%s\t%s\t%s\t%s\t%s\n' "$cfg" "${round:-1}" "$p" "$(cat /proc/$p/comm 2>/dev/null)" "$(awk '/^VmHWM/{print $2}' /proc/$p/status 2>/dev/null)" >> "$RSS_TSV"
     done
     stop_session "$PROXY_PID"; PROXY_PID=""
   fi
@@ -412,7 +419,19 @@ log "configs=$CONFIGS RUNS=$RUNS DUR=${DUR}s WARM=${WARM}s work=$WORK wrk=$WRK"
 case ",$CONFIGS," in *,workerd-edgelb,*) build_worker ;; esac   # before the origins start: nothing else is running
 start_origins
 IFS=',' read -r -a CFG_LIST <<< "$CONFIGS"
-for cfg in "${CFG_LIST[@]}"; do [ -n "$cfg" ] && run_config "$cfg"; done
+if [ "$SEQUENTIAL" = 1 ]; then
+  for cfg in "${CFG_LIST[@]}"; do [ -n "$cfg" ] && run_config "$cfg"; done
+else
+  for r in $(seq 1 "$RUNS"); do
+    log "round $r of $RUNS"
+    for cfg in "${CFG_LIST[@]}"; do
+      [ -n "$cfg" ] || continue
+      # a config that failed once is not tried again
+      cut -f1 "$FAIL_TSV" | grep -qx -- "$cfg" && continue
+      run_config "$cfg" "$r"
+    done
+  done
+fi
 cleanup
 [ -x "$NODE" ] || { log "no node to summarize with; raw data in $WORK"; exit 1; }
 "$NODE" "$BENCH/summarize.mjs" "$WORK" "$BENCH/results" && log "wrote $BENCH/results/latest.md and latest.json"

@@ -44,7 +44,7 @@ const runs = tsv('runs.tsv').map((r) => ({
   cpu0_other_pct: num(r.cpu0_other_pct), cpu1_other_pct: num(r.cpu1_other_pct),
   proxy_cpu_us_per_req: num(r.proxy_cpu_us_per_req),
 }));
-const rss = tsv('rss.tsv').map((r) => ({ config: r.config, pid: Number(r.pid), comm: r.comm, VmHWM_kB: num(r.VmHWM_kB) }));
+const rss = tsv('rss.tsv').map((r) => ({ config: r.config, round: r.round ?? '1', pid: Number(r.pid), comm: r.comm, VmHWM_kB: num(r.VmHWM_kB) }));
 const failed = tsv('failed.tsv');
 const doCalls = tsv('do_calls.tsv').map((r) => ({
   config: r.config, scenario: r.scenario, wrk_requests: num(r.wrk_requests), pool_requests: num(r.pool_requests),
@@ -52,14 +52,25 @@ const doCalls = tsv('do_calls.tsv').map((r) => ({
   checked_origins: num(r.checked_origins), note: r.note === '-' ? '' : (r.note ?? ''),
 }));
 const perReq = (d, k) => (d && d.pool_requests > 0 ? d[k] / d.pool_requests : NaN);
-const callsOf = (cfg, sc) => doCalls.find((d) => d.config === cfg && d.scenario === sc) ?? null;
+// interleaved rounds give one row per round: summed
+const callsOf = (cfg, sc) => {
+  const rows = doCalls.filter((d) => d.config === cfg && d.scenario === sc);
+  if (!rows.length) return null;
+  const sum = { ...rows[0] };
+  for (const k of ['wrk_requests', 'pool_requests', 'onRequestPath', 'background', 'flushes', 'errors']) sum[k] = rows.reduce((s, r) => s + r[k], 0);
+  sum.note = [...new Set(rows.map((r) => r.note).filter(Boolean))].join('; ');
+  return sum;
+};
 const rawAvailable = runs.some((r) => Number.isFinite(r.raw_p99_ms));
 
 const configs = [...new Set(runs.map((r) => r.config))];
 const scenarios = [...new Set(runs.map((r) => r.scenario))];
+// VmHWM summed over a config's processes in one round (one start of the proxy); the highest round
 const peakRssMiB = (cfg) => {
   const rows = rss.filter((r) => r.config === cfg && Number.isFinite(r.VmHWM_kB));
-  return rows.length ? rows.reduce((s, r) => s + r.VmHWM_kB, 0) / 1024 : NaN;
+  const byRound = new Map();
+  for (const r of rows) byRound.set(r.round, (byRound.get(r.round) ?? 0) + r.VmHWM_kB);
+  return byRound.size ? Math.max(...byRound.values()) / 1024 : NaN;
 };
 const stat = (cfg, sc) => {
   const g = runs.filter((r) => r.config === cfg && r.scenario === sc);
@@ -126,7 +137,7 @@ md += `${meta.date ?? ''} · git ${meta.git ?? '?'} · ${meta.cpu ?? ''} · ${me
 md += `${meta.runs ?? '?'} run(s) × ${meta.dur_s ?? '?'} s per scenario after a ${meta.warm_s ?? '?'} s warm-up${meta.quick === '1' ? ' (--quick: indicative only)' : ''}; `;
 md += `wrk -t1 --latency --timeout 2s · ${meta.haproxy ?? ''} · ${meta.nginx ?? ''} · ${meta.wrk ?? ''} · node ${meta.node ?? ''}${configs.some(isWorker) ? ` · workerd ${meta.workerd ?? '?'}` : ''}\n\n`;
 md += `Medians over the runs; errors = sum of socket errors + non-2xx/3xx over the runs; p50/p99 are wrk's; `;
-md += `CPU µs/req = utime+stime of the proxy's processes ÷ requests served; ratios are to \`${REF}\`; peak RSS = VmHWM after all runs.\n\n`;
+md += `CPU µs/req = utime+stime of the proxy's processes ÷ requests served; ratios are to \`${REF}\`; peak RSS = VmHWM at the end of a round (the highest round). Runs are interleaved: round 1 of every config, then round 2, ...\n\n`;
 md += rawAvailable
   ? `raw p99 = the uncorrected p99 of the anchors' patched wrk (${meta.wrk_path ?? 'wrk-raw'}).\n\n`
   : `No raw percentiles: stock wrk (the anchors' wrk-raw was not found), so the raw p99 column is empty and the Worker tail ratio uses wrk's corrected p99.\n\n`;
