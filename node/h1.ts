@@ -28,17 +28,21 @@ export interface H1Request {
 
 type Handler = Dispatcher.DispatchHandler;
 
-/** What the proxy sends through: this pool, or undici's for https origins. */
+/** What the proxy and the checks send through: this pool, or undici's for https origins. */
 export interface Upstream {
   dispatch(req: H1Request, handler: Handler): boolean;
+  /** No new requests; resolves once those in flight are over. */
   close(): Promise<unknown>;
+  /** Every connection closed now; requests in flight fail. */
+  destroy(): Promise<unknown>;
 }
 const { kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, kOnExecute } = HTTPParser;
 const METHODS_WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 
 export class H1Pool {
   private readonly idle: Conn[] = [];
-  private busy = 0;
+  /** Connections with an exchange in progress. */
+  private readonly active = new Set<Conn>();
   private closed = false;
   private onIdle: (() => void) | null = null;
   private readonly sweep: NodeJS.Timeout;
@@ -65,18 +69,18 @@ export class H1Pool {
       process.nextTick(() => handler.onResponseError?.(new Control(null), Object.assign(new Error("pool closed"), { code: "UND_ERR_CLOSED" })));
       return false;
     }
-    this.busy++;
     const c = this.idle.pop() ?? new Conn(this);
+    this.active.add(c);
     c.start(req, handler);
     return true;
   }
 
   /** A connection finished its exchange: back to the idle list, or gone. */
   done(c: Conn, reusable: boolean): void {
-    this.busy--;
+    this.active.delete(c);
     if (reusable && !this.closed) this.idle.push(c);
     else c.destroy();
-    if (this.busy === 0 && this.onIdle) this.onIdle();
+    if (this.active.size === 0 && this.onIdle) this.onIdle();
   }
 
   /** An idle connection closed by the origin (or timed out). */
@@ -89,11 +93,19 @@ export class H1Pool {
     for (const c of this.idle.slice()) if (now - c.idleSince > c.idleLimit) c.destroy();
   }
 
+  /** Every connection closed now: requests in flight fail (their handlers hear it). */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweep);
+    for (const c of this.idle.splice(0)) c.destroy();
+    for (const c of [...this.active]) c.abortNow(Object.assign(new Error("pool destroyed"), { code: "UND_ERR_DESTROYED" }));
+  }
+
   /** No new requests; resolves once the ones in flight are over and every connection is closed. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweep);
-    if (this.busy > 0) await new Promise<void>((r) => (this.onIdle = r));
+    if (this.active.size > 0) await new Promise<void>((r) => (this.onIdle = r));
     for (const c of this.idle.splice(0)) c.destroy();
   }
 }
@@ -317,6 +329,10 @@ class Conn {
     this.destroy();
     this.pool.done(this, false);
     process.nextTick(() => handler.onResponseError?.(ctl as unknown as Dispatcher.DispatchController, ctl.reason ?? err));
+  }
+
+  abortNow(err: Error): void {
+    this.fail(err, this.ctl);
   }
 
   readStop(): void {

@@ -1,4 +1,4 @@
-import { Pool } from "./undici.ts";
+import { undiciPool } from "./undici.ts";
 import { H1Pool, type Upstream } from "./h1.ts";
 import type { OriginConfig, PoolConfig } from "../core/config/schema.ts";
 import { originTls } from "./tls.ts";
@@ -133,6 +133,7 @@ export function makeDispatcher(o: OriginConfig, cfg: PoolConfig): Upstream {
   const url = new URL(o.url);
   // below Apache's default KeepAliveTimeout (5 s), so we rarely reuse a socket the origin is closing
   if (url.protocol === "http:") return new H1Pool(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80), cfg.timeouts.connect, 4_000);
+  const Pool = undiciPool();
   return new Pool(o.url, {
     connections: o.maxconn > 0 ? o.maxconn : null,
     pipelining: 1,

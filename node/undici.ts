@@ -1,17 +1,21 @@
 /**
- * undici's Pool, with the request API on its prototype, without the rest of undici.
- * `import { Pool } from "undici"` evaluates every dispatcher, HTTP/2, mocks, caches, WebSocket and
- * EventSource and the Node modules they need: about 70 ms of a cold start that `edgelb serve` never
- * uses, and the bundle (dist-node/) keeps only what is imported here. undici's own index.js adds
- * `request()`, `stream()`... to Dispatcher.prototype; so does this (the checks use `request()`).
- * Types come from the package.
+ * undici's Pool, loaded on first use: only https origins (and their checks) need it; plain http
+ * origins go through node/h1.ts. Loading undici (its HTTP/2 client loads node:http2) was the
+ * largest part of a cold start left. Only the Pool with the request API on its prototype is
+ * loaded, not undici's index (every dispatcher, mocks, caches, WebSocket, EventSource).
+ * It is required from node_modules at run time (undici is a dependency), so the bundle
+ * (dist-node/) does not carry it. Types come from the package.
  */
+import { createRequire } from "node:module";
 import type { Pool as UndiciPool } from "undici";
-import api from "undici/lib/api/index.js";
-import Dispatcher from "undici/lib/dispatcher/dispatcher.js";
-import PoolImpl from "undici/lib/dispatcher/pool.js";
 
-Object.assign((Dispatcher as { prototype: object }).prototype, api);
-
-export const Pool = PoolImpl as unknown as typeof UndiciPool;
 export type Pool = UndiciPool;
+let loaded: typeof UndiciPool | null = null;
+
+export function undiciPool(): typeof UndiciPool {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const Dispatcher = require("undici/lib/dispatcher/dispatcher.js") as { prototype: object };
+  Object.assign(Dispatcher.prototype, require("undici/lib/api/index.js"));
+  return (loaded = require("undici/lib/dispatcher/pool.js") as typeof UndiciPool);
+}
