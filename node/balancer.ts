@@ -1,4 +1,5 @@
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
+import { http } from "./builtins.ts";
 import type { Http2Server } from "node:http2";
 import net, { type AddressInfo, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -52,7 +53,7 @@ export class Balancer {
    * The HTTP/1.1 engine. It does not listen itself: each listener (plain TCP or TLS) hands it its
    * connections, HTTP/2 ones going to `h2` instead; all requests end in `handle`.
    */
-  readonly server: http.Server;
+  readonly server: HttpServer;
   private h2: Http2Server | null = null;
   private listeners: Listener[] = [];
   /** Per listener, the certificates served now (null for plain ones). */

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fs } from "./builtins.ts";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { formatIssue, parseConfigText, type ConfigIssue, type ParseResult } from "../core/config/parse.ts";
 import type { Config, ListenerConfig } from "../core/config/schema.ts";
@@ -38,7 +38,7 @@ export function loadServeConfig(file: string): { ok: true; config: Config; certs
 export function loadConfig(file: string): ParseResult {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = fs.readFileSync(file, "utf8");
   } catch (e) {
     return { ok: false, issues: [{ path: "(file)", message: `cannot read ${file}: ${(e as Error).message}`, value: undefined }] };
   }
@@ -83,7 +83,7 @@ async function serve(file: string, readyFile?: string): Promise<void> {
   lb.addresses().forEach((a, i) => process.stdout.write(`edgelb listening on ${r.config.listen[i].tls ? "https" : "http"}://${a.address}:${a.port}\n`));
   // for a supervisor: "this process listens now" (ExecStartPost waits for it; with reusePort, a
   // probe of the port could be answered by the process being replaced)
-  if (readyFile) writeFileSync(readyFile, `${process.pid}\n`);
+  if (readyFile) fs.writeFileSync(readyFile, `${process.pid}\n`);
   process.on("SIGHUP", () => {
     // logrotate moved the file away: write to a new one from now on
     lb.log.reopen();
@@ -96,7 +96,7 @@ async function serve(file: string, readyFile?: string): Promise<void> {
   });
   const stop = (sig: string) => {
     lb.log.info({ event: "stopping", signal: sig });
-    if (readyFile) rmSync(readyFile, { force: true });
+    if (readyFile) fs.rmSync(readyFile, { force: true });
     void lb.close(30_000, STOP_LINGER_MS).then(() => {
       lb.log.info({ event: "stopped", signal: sig });
       lb.log.flush();

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { fsp } from "./builtins.ts";
 import { dirname, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -53,7 +53,7 @@ export async function importHaproxyCommand(args: string[], io: Io): Promise<numb
   const file = positionals[0];
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await fsp.readFile(file, "utf8");
   } catch (e) {
     io.stderr(`edgelb import-haproxy: cannot read ${file}: ${(e as Error).message}\n`);
     return 1;
@@ -74,7 +74,7 @@ export async function importHaproxyCommand(args: string[], io: Io): Promise<numb
     return 0;
   }
   try {
-    await writeFile(values.output, json);
+    await fsp.writeFile(values.output, json);
   } catch (e) {
     io.stderr(`edgelb import-haproxy: cannot write ${values.output}: ${(e as Error).message}\n`);
     return 1;
