@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
-import { createPrivateKey, X509Certificate } from "node:crypto";
+import type { X509Certificate as X509 } from "node:crypto";
+import { crypto, fs } from "./builtins.ts";
 import type { SecureContext, Server as TlsServer, TLSSocket } from "node:tls";
 import type { Config, ListenerConfig, OriginConfig } from "../core/config/schema.ts";
 import { sniTable } from "../core/proxy/sni.ts";
@@ -37,15 +37,15 @@ export function loadCertificates(l: ListenerConfig, at: string, now = Date.now()
     const cert = readPem(c.cert, `${path}.cert`, problems);
     const key = readPem(c.key, `${path}.key`, problems);
     if (!cert || !key) return;
-    let x509: X509Certificate;
+    let x509: X509;
     try {
-      x509 = new X509Certificate(cert);
+      x509 = new crypto.X509Certificate(cert);
     } catch (e) {
       return void problems.push(`${path}.cert: ${c.cert} holds no PEM certificate (${(e as Error).message})`);
     }
     let privateKey;
     try {
-      privateKey = createPrivateKey(key);
+      privateKey = crypto.createPrivateKey(key);
     } catch (e) {
       return void problems.push(`${path}.key: ${c.key} holds no usable PEM private key (${(e as Error).message})`);
     }
@@ -77,7 +77,7 @@ export function loadAllCertificates(config: Config): { ok: true; byListener: (Lo
 
 function readPem(file: string, path: string, problems: string[]): Buffer | null {
   try {
-    return readFileSync(file);
+    return fs.readFileSync(file);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === "ENOENT" ? "does not exist" : err.code === "EACCES" ? "cannot be read (permission denied)" : err.code === "EISDIR" ? "is a directory" : err.message;
@@ -87,7 +87,7 @@ function readPem(file: string, path: string, problems: string[]): Buffer | null 
 }
 
 /** DNS names of a certificate: its subjectAltName DNS entries, else its subject CN. */
-function certNames(x: X509Certificate): string[] {
+function certNames(x: X509): string[] {
   const san = x.subjectAltName ?? "";
   const dns = [...san.matchAll(/DNS:([^,\s]+)/g)].map((m) => m[1].toLowerCase());
   if (dns.length) return dns;
@@ -108,6 +108,10 @@ export function createTlsServer(certs: LoadedCert[], http2: boolean, onSocket: (
       ALPNProtocols: http2 ? ["h2", "http/1.1"] : ["http/1.1"],
       // a handshake that does not finish in time is dropped (a slowloris on the TLS layer)
       handshakeTimeout: 10_000,
+      // no Nagle from the accept on: the handshake's last flight and the response are small writes
+      // behind unacknowledged data, and a delayed ACK would hold each one (node:http sets it only
+      // once it gets the socket, after the handshake)
+      noDelay: true,
     },
     onSocket,
   );
@@ -134,7 +138,7 @@ export function originTls(o: OriginConfig): { ca?: Buffer; rejectUnauthorized: b
   const host = new URL(o.url).hostname;
   const ip = /^\d+\.\d+\.\d+\.\d+$/.test(host) || host.startsWith("[");
   return {
-    ...(o.ca ? { ca: readFileSync(o.ca) } : {}),
+    ...(o.ca ? { ca: fs.readFileSync(o.ca) } : {}),
     rejectUnauthorized: o.verify,
     // SNI is a host name, never an address (RFC 6066 §3)
     ...(ip ? {} : { servername: host }),
