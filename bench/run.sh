@@ -118,7 +118,8 @@ mkdir -p "$WORK/run/origin" "$WORK/raw" "$WORK/www" "$BENCH/results"
 head -c 100 /dev/zero | tr '\0' 'x' > "$WORK/www/100b"
 head -c 16384 /dev/zero | tr '\0' 'y' > "$WORK/www/16k"
 RUNS_TSV="$WORK/runs.tsv"; RSS_TSV="$WORK/rss.tsv"; FAIL_TSV="$WORK/failed.tsv"; META="$WORK/meta.tsv"
-DO_TSV="$WORK/do_calls.tsv"
+DO_TSV="$WORK/do_calls.tsv"; COLD_TSV="$WORK/coldstart.tsv"
+printf 'config\trun\tms\n' > "$COLD_TSV"
 printf 'config\tscenario\trun\trps\trequests\tp50_ms\tp99_ms\terrors\traw_p50_ms\traw_p99_ms\traw_p999_ms\twall_ms\tproxy_cpu_pct\tproxy_cpu_us_per_req\tcpu0_other_pct\tcpu1_other_pct\n' > "$RUNS_TSV"
 printf 'config\tround\tpid\tcomm\tVmHWM_kB\n' > "$RSS_TSV"
 printf 'config\treason\n' > "$FAIL_TSV"
@@ -182,6 +183,8 @@ start_origins() {
   log "origins up: nginx session $ORIGIN_PID on CPU$LOADCPU, $(sanity 9101)"
 }
 
+# the Node flags deploy/edgelb.service runs edgelb with
+EDGELB_NODE_OPTIONS="NODE_OPTIONS=$(sed -n 's/^Environment=NODE_OPTIONS=//p' "$ROOT/deploy/edgelb.service")"
 EDGELB_CFG="$WORK/run/edgelb.json"
 cat > "$EDGELB_CFG" <<'EOF'
 {"listen":{"host":"127.0.0.1","port":8080},"log":{"requests":false},"pools":{"bench":{"origins":[{"name":"a","url":"http://127.0.0.1:9101"},{"name":"b","url":"http://127.0.0.1:9102"}],"check":{"path":"/100b"}}}}
@@ -293,14 +296,14 @@ start_proxy() { # start_proxy CONFIG -> PROXY_PID (empty for direct), TARGET_POR
     edgelb-tls)
       make_tls || { FAIL_REASON="openssl could not make the bench certificate"; return 1; }
       pushd "$ROOT" >/dev/null
-      SCHEME=https; start_bg "$WORK/run/$cfg.log" $PROXYCPU "$NODE" bin/edgelb.js serve --config "$TLS_DIR/edgelb.json"
+      SCHEME=https; start_bg "$WORK/run/$cfg.log" $PROXYCPU env "$EDGELB_NODE_OPTIONS" "$NODE" bin/edgelb.js serve --config "$TLS_DIR/edgelb.json"
       popd >/dev/null ;;
     edgelb|edgelb-log)
       [ -f "$ROOT/bin/edgelb.js" ] || { FAIL_REASON="bin/edgelb.js not found"; return 1; }
       [ -x "$NODE" ] || { FAIL_REASON="no node binary"; return 1; }
       pushd "$ROOT" >/dev/null
       local c="$EDGELB_CFG"; [ "$cfg" = edgelb-log ] && c="$EDGELB_LOG_CFG"
-      start_bg "$WORK/run/$cfg.log" $PROXYCPU "$NODE" bin/edgelb.js serve --config "$c"
+      start_bg "$WORK/run/$cfg.log" $PROXYCPU env "$EDGELB_NODE_OPTIONS" "$NODE" bin/edgelb.js serve --config "$c"
       popd >/dev/null ;;
     workerd-anchor)
       [ -x "$WORKERD" ] || { FAIL_REASON="no $WORKERD (run npm install)"; return 1; }
@@ -398,6 +401,29 @@ run_config() { # run_config CONFIG [ROUND]: every run of each scenario, or (inte
   fi
 }
 
+# cold start: spawn -> first 200 through the proxy (as ../shared/anchors/coldstart.sh: one start
+# discarded to fill the page cache, then COLD_N; curl polls every ~10 ms, so ±10-15 ms)
+COLD_N="${COLD_N:-5}"
+cold_start() { # cold_start CONFIG -> rows in coldstart.tsv
+  local cfg=$1 r t0 t1 ok
+  for r in $(seq 0 "$COLD_N"); do
+    t0=$(date +%s%N)
+    start_proxy "$cfg" || { fail_config "$cfg" "cold start: $FAIL_REASON"; return 1; }
+    ok=0
+    for _ in $(seq 1 1500); do
+      [ "$(http_code "$TARGET_PORT" /100b)" = 200 ] && { ok=1; break; }
+      [ -z "$(session_pids "$PROXY_PID")" ] && break
+      sleep 0.005
+    done
+    t1=$(date +%s%N)
+    stop_session "$PROXY_PID"; PROXY_PID=""; sleep 0.3
+    [ "$ok" = 1 ] || { log "  $cfg cold start #$r: no 200"; continue; }
+    [ "$r" = 0 ] && continue
+    printf '%s\t%s\t%s\n' "$cfg" "$r" "$(( (t1 - t0) / 1000000 ))" >> "$COLD_TSV"
+  done
+  log "  $cfg cold start (spawn -> first 200), ms: $(awk -F'\t' -v c="$cfg" '$1==c{printf "%s ", $3}' "$COLD_TSV")"
+}
+
 # ---------------------------------------------------------------- main
 {
   printf 'key\tvalue\n'
@@ -430,6 +456,12 @@ else
       cut -f1 "$FAIL_TSV" | grep -qx -- "$cfg" && continue
       run_config "$cfg" "$r"
     done
+  done
+fi
+# cold starts of the plain-HTTP proxies (not --quick)
+if [ "$QUICK" = 0 ]; then
+  for cfg in "${CFG_LIST[@]}"; do
+    case $cfg in haproxy-ka|edgelb|workerd-anchor|workerd-edgelb) cut -f1 "$FAIL_TSV" | grep -qx -- "$cfg" || cold_start "$cfg" ;; esac
   done
 fi
 cleanup

@@ -46,6 +46,8 @@ const runs = tsv('runs.tsv').map((r) => ({
 }));
 const rss = tsv('rss.tsv').map((r) => ({ config: r.config, round: r.round ?? '1', pid: Number(r.pid), comm: r.comm, VmHWM_kB: num(r.VmHWM_kB) }));
 const failed = tsv('failed.tsv');
+const cold = tsv('coldstart.tsv').map((r) => ({ config: r.config, run: Number(r.run), ms: num(r.ms) }));
+const coldMs = (cfg) => { const v = cold.filter((c) => c.config === cfg && Number.isFinite(c.ms)).map((c) => c.ms); return v.length ? { median: med(v), min: Math.min(...v), max: Math.max(...v), n: v.length } : null; };
 const doCalls = tsv('do_calls.tsv').map((r) => ({
   config: r.config, scenario: r.scenario, wrk_requests: num(r.wrk_requests), pool_requests: num(r.pool_requests),
   onRequestPath: num(r.onRequestPath), background: num(r.background), flushes: num(r.flushes), errors: num(r.errors),
@@ -186,6 +188,15 @@ if (added.length) {
   md += `\n### Added latency at c1 (/100b): p50 through the proxy − p50 direct\n\n| config | p50 ms | direct p50 ms | added p50 µs | added p99 µs |\n|---|---|---|---|---|\n`;
   for (const a of added) md += `| ${a.config} | ${f3(a.p50_ms)} | ${f3(a.direct_p50_ms)} | ${f0(a.added_p50_ms * 1000)} | ${f0(a.added_p99_ms * 1000)} |\n`;
 }
+const coldCfgs = [...new Set(cold.map((c) => c.config))];
+if (coldCfgs.length) {
+  const ref = coldMs(REF);
+  md += `\n### Cold start: spawn to the first proxied 200 (median of ${cold.length / coldCfgs.length} starts after a discarded one; ±10-15 ms)\n\n| config | median ms | min–max ms | ÷ ${REF} |\n|---|---|---|---|\n`;
+  for (const c of coldCfgs) {
+    const m = coldMs(c);
+    md += `| ${c} | ${f0(m.median)} | ${f0(m.min)}–${f0(m.max)} | ${ref ? fr(m.median / ref.median) : '–'} |\n`;
+  }
+}
 // other processes on the machine during the runs: per-core busy time that is neither the proxy, the
 // origins nor wrk. CPU0 shows 5-15% of such time even on an idle machine (kernel network work not
 // charged to wrk or nginx), CPU1 about 0, hence the two thresholds.
@@ -202,6 +213,7 @@ if (failed.length) {
 }
 
 const json = {
+  cold_start_ms: Object.fromEntries([...new Set(cold.map((c) => c.config))].map((c) => [c, coldMs(c)])),
   meta, reference: REF,
   summary: summary.map((s) => ({
     config: s.config, scenario: s.scenario, runs: s.runs,
