@@ -166,7 +166,9 @@ export class Balancer {
         // the caller says which listener could not bind
         entry.server.once("error", (e) => reject(Object.assign(e, { listener: l })));
         // reusePort (SO_REUSEPORT, Node >= 22.12 on Linux): a new process binds the port while this one drains
-        entry.server.listen({ port: l.port, host: l.host, ...(l.reusePort ? { reusePort: true } : {}) }, () => {
+        // backlog: Node's default 511 drops SYNs when thousands of clients connect at once (the kernel
+        // caps it at net.core.somaxconn; HAProxy uses its maxconn)
+        entry.server.listen({ port: l.port, host: l.host, backlog: 8192, ...(l.reusePort ? { reusePort: true } : {}) }, () => {
           entry.server.off("error", reject);
           resolve();
         });
