@@ -66,8 +66,8 @@ export class Checker {
 
 /** A check's own connection to an origin (at most one: an origin's checks run one after another). */
 function probeConnection(o: OriginConfig, timeout: number): Upstream {
-  const url = new URL(o.url);
-  if (url.protocol === "http:") return new H1Pool(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80), timeout);
+  const h1 = H1Pool.forUrl(o.url, timeout);
+  if (h1) return h1;
   const Pool = undiciPool();
   return new Pool(o.url, { connections: 1, pipelining: 1, connect: { timeout, ...originTls(o) } });
 }

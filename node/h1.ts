@@ -64,6 +64,13 @@ export class H1Pool {
     this.sweep = setInterval(() => this.closeIdle(performance.now()), 1_000).unref();
   }
 
+  /** A pool for an http:// origin URL; null for any other scheme (https goes to undici). */
+  static forUrl(origin: string, connectTimeout: number, keepAlive?: number): H1Pool | null {
+    const url = new URL(origin);
+    if (url.protocol !== "http:") return null;
+    return new H1Pool(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80), connectTimeout, keepAlive);
+  }
+
   dispatch(req: H1Request, handler: Handler): boolean {
     if (this.closed) {
       process.nextTick(() => handler.onResponseError?.(new Control(null), Object.assign(new Error("pool closed"), { code: "UND_ERR_CLOSED" })));

@@ -130,9 +130,9 @@ export class PoolRuntime {
  * https: undici's Pool with TLS settings, sized to maxconn. Timeouts from the pool config.
  */
 export function makeDispatcher(o: OriginConfig, cfg: PoolConfig): Upstream {
-  const url = new URL(o.url);
   // below Apache's default KeepAliveTimeout (5 s), so we rarely reuse a socket the origin is closing
-  if (url.protocol === "http:") return new H1Pool(url.hostname.replace(/^\[|\]$/g, ""), Number(url.port || 80), cfg.timeouts.connect, 4_000);
+  const h1 = H1Pool.forUrl(o.url, cfg.timeouts.connect, 4_000);
+  if (h1) return h1;
   const Pool = undiciPool();
   return new Pool(o.url, {
     connections: o.maxconn > 0 ? o.maxconn : null,
