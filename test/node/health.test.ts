@@ -31,6 +31,29 @@ describe("active checks and slow start (Node build)", () => {
     }
   });
 
+  it("a check that gets no answer within check.timeout fails as a timeout; a wrong status fails; a check answered with 1 MiB passes on its status", async () => {
+    const [web01, web02] = await Promise.all([startOrigin("web01"), startOrigin("web02")]);
+    const b = await startBalancer({
+      pools: { webfarm: poolOf([web01, web02], { check: { interval: "200ms", timeout: "150ms", rise: 1, fall: 1 } }) },
+    });
+    try {
+      await waitFor(() => (b.stats().origins[0].lastCheck?.at ?? 0) > 0, 2000);
+      // a body of 1 MiB: the check passes on the status (it reads at most 64 KiB of it)
+      await web02.setMode({ mode: "ok", bodyBytes: 1 << 20 });
+      await web01.setMode({ mode: "hang" });
+      await waitFor(() => !b.stats().origins[0].up, 3000, 10);
+      expect(b.stats().origins[0].lastCheck).toMatchObject({ ok: false, detail: "timeout after 150ms" });
+      await web01.setMode({ mode: "ok", status: 500 });
+      await waitFor(() => b.stats().origins[0].lastCheck?.detail === "HTTP 500", 3000, 10);
+      expect(b.stats().origins[0].up).toBe(false);
+      await web01.setMode({ mode: "ok" });
+      await waitFor(() => b.stats().origins[0].up, 3000, 10);
+      expect(b.stats().origins[1]).toMatchObject({ up: true, lastCheck: { ok: true, detail: "HTTP 200" } });
+    } finally {
+      await b.close();
+    }
+  });
+
   it("slow start ramps a recovered origin's share", async () => {
     const [web01, web02] = await Promise.all([startOrigin("web01"), startOrigin("web02")]);
     const b = await startBalancer({
