@@ -17,7 +17,7 @@ import { nodeHandler, type NodeBindings } from "./control-adapter.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Notifier } from "./notify.ts";
 import { PoolRuntime } from "./pool.ts";
-import { closingSockets, forward, reply } from "./proxy.ts";
+import { closingSockets, EXCHANGE, forward, reply, type WithExchange } from "./proxy.ts";
 import { RequestTrace } from "./trace.ts";
 import { createTlsServer, type LoadedCert } from "./tls.ts";
 import { createH2Server } from "./h2.ts";
@@ -227,9 +227,13 @@ export class Balancer {
       return where === "control" ? this.control(req, res) : reply(res, 404, "Not Found");
     }
     this.inflight++;
-    // one close listener for both (a listener per request is not free)
+    // one close listener for the count, the exchange and the log line (a listener per request is not free)
     const t = trace;
-    res.once("close", t ? () => (this.done(), this.logRequest(t, req, res)) : () => this.done());
+    res.once("close", () => {
+      (res as WithExchange)[EXCHANGE]?.clientClosed();
+      this.done();
+      if (t) this.logRequest(t, req, res);
+    });
     try {
       const pool = this.route(req.headers.host);
       if (trace) trace.pool = pool.name;

@@ -28,6 +28,13 @@ class Stop extends Error {
  */
 export const closingSockets = new WeakSet<object>();
 
+/**
+ * The exchange forwarding a response, on the ServerResponse: the balancer's one 'close' listener
+ * per request tells it (`clientClosed`), rather than a second listener of its own.
+ */
+export const EXCHANGE = Symbol("edgelb.exchange");
+export type WithExchange = { [EXCHANGE]?: { clientClosed(): void } };
+
 /** Sends a short error response of our own, optionally closing the connection. */
 export function reply(res: ServerResponse, status: number, text: string, close = false, extra?: Record<string, string>): void {
   if (res.headersSent) {
@@ -140,7 +147,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.key = pool.keyOf(req.socket.remoteAddress);
     this.trip = new Trip(pool.cfg, this.method, replayable, pool.budget, Math.random);
     pool.budget.onRequest();
-    res.once("close", () => this.onClientClose());
+    (res as WithExchange)[EXCHANGE] = this;
     const total = pool.cfg.timeouts.total;
     if (total > 0) this.deadline = setTimeout(() => this.onDeadline(), total);
   }
@@ -292,7 +299,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.pool.release(i);
   }
 
-  private onClientClose(): void {
+  /** The response's 'close' (node/balancer.ts): normal end or the client left. */
+  clientClosed(): void {
     if (this.finished) return;
     // the client went away before the response ended: stop the upstream request; not the origin's fault
     this.finish();
