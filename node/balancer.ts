@@ -45,7 +45,7 @@ interface Listener {
   swap?: (certs: LoadedCert[]) => void;
 }
 
-/** The self-hosted balancer: one node:http server, pools of undici connections, checks on timers. */
+/** The self-hosted balancer: one node:http server, keep-alive connections to each origin (node/h1.ts; undici for https), checks on timers. */
 export class Balancer {
   config: Config;
   readonly log: Logger;

@@ -1,7 +1,7 @@
 import type { FailureKind } from "../core/proxy/retry.ts";
 
 /**
- * Maps what undici and the socket report to core's failure kinds. `requestSent` = undici called
+ * Maps what an origin connection (node/h1.ts, undici) and the socket report to core's failure kinds. `requestSent` = the client called
  * onRequestStart for this try (the connection was up and the request was being written).
  */
 export function failureOf(err: unknown, requestSent: boolean): FailureKind {

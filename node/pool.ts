@@ -17,7 +17,7 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-/** One pool at runtime on Node: config, health, policy, counters, an undici Pool per origin, the queue. */
+/** One pool at runtime on Node: config, health, policy, counters, a connection pool per origin (node/h1.ts, or undici for https), the queue. */
 export class PoolRuntime {
   readonly name: string;
   cfg: PoolConfig;
