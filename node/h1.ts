@@ -286,7 +286,13 @@ class Conn {
         if (m) this.idleLimit = Math.min(this.pool.keepAlive, Number(m[1]) * 1000 - 1000);
       }
     }
-    this.handler!.onResponseStart?.(ctl as unknown as Dispatcher.DispatchController, status, {}, message);
+    // a handler that throws fails this try (as undici does): an exception must not reach the parser
+    try {
+      this.handler!.onResponseStart?.(ctl as unknown as Dispatcher.DispatchController, status, {}, message);
+    } catch (e) {
+      this.fail(Object.assign(e as Error, { code: "UND_ERR_INFO" }), ctl);
+      return 1;
+    }
     // a HEAD response has no body whatever its Content-Length says
     return this.req?.method === "HEAD" ? 1 : 0;
   }
@@ -294,7 +300,11 @@ class Conn {
   private onBody(b: Buffer): void {
     const ctl = this.ctl;
     if (!ctl || ctl.aborted) return;
-    this.handler!.onResponseData?.(ctl as unknown as Dispatcher.DispatchController, b);
+    try {
+      this.handler!.onResponseData?.(ctl as unknown as Dispatcher.DispatchController, b);
+    } catch (e) {
+      this.fail(e as Error, ctl);
+    }
   }
 
   private onEnd(): void {

@@ -225,14 +225,15 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.status = statusCode;
-    this.headWritten = true;
     this.trace?.headers(performance.now());
+    const raw = rawToStrings(controller.rawHeaders);
+    // HTTP/2 has no reason phrase. If the head cannot be written (the client sees nothing yet), the
+    // throw ends this try as a bad response, and the client gets our answer
+    this.res.writeHead(statusCode, this.h2 ? undefined : statusMessage || undefined, responseHeaders(raw));
+    this.headWritten = true;
     // undici's own bodyTimeout does not fire between slow chunks here, so the idle deadline is ours
     const idleMs = this.pool.cfg.timeouts.idle;
     if (idleMs > 0) this.idle = setTimeout(() => controller.abort(new Stop("idle")), idleMs);
-    const raw = rawToStrings(controller.rawHeaders);
-    // HTTP/2 has no reason phrase
-    this.res.writeHead(statusCode, this.h2 ? undefined : statusMessage || undefined, responseHeaders(raw));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
