@@ -88,8 +88,9 @@ export class Balancer {
         keepAliveTimeout: config.client.keepAlive,
         maxHeaderSize: config.client.maxHeaderBytes,
         requireHostHeader: true,
-        // check header deadlines every second, not every 30 s (slowloris)
-        connectionsCheckingInterval: 1000,
+        // check header deadlines 4 times a second, not every 30 s (slowloris): each sweep closes
+        // fewer expired connections at once, so the requests being served wait less behind it
+        connectionsCheckingInterval: 250,
         // only WebSocket upgrades become tunnels; any other Upgrade (h2c...) is a plain request
         shouldUpgradeCallback: wantsWebSocket,
       },
