@@ -52,6 +52,9 @@ async function rawOrigin(answer: (path: string, s: Seen, sock: net.Socket) => st
 const ok = (body = "ok", extra = "") => `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-origin: raw\r\n${extra}\r\n${body}`;
 
 let origin: Awaited<ReturnType<typeof rawOrigin>>;
+/** Bytes the origin has handed to its socket for /big (it writes only when the socket takes more). */
+let bigWritten = 0;
+const BIG = 64 << 20;
 let lb: TestBalancer;
 
 beforeAll(async () => {
@@ -68,6 +71,20 @@ beforeAll(async () => {
       let h = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n";
       for (let i = 0; i < 40; i++) h += `x-h${i}: v${i}\r\n`;
       return `${h}\r\nok`;
+    }
+    if (path.startsWith("/big")) {
+      // 64 MiB, written only as fast as the socket drains: what the proxy does not read stays here
+      sock.write(`HTTP/1.1 200 OK\r\ncontent-length: ${BIG}\r\n\r\n`);
+      const chunk = Buffer.alloc(1 << 16, "z");
+      bigWritten = 0;
+      const pump = () => {
+        while (bigWritten < BIG) {
+          bigWritten += chunk.length;
+          if (!sock.write(chunk)) return void sock.once("drain", pump);
+        }
+      };
+      pump();
+      return null;
     }
     if (path.startsWith("/drop")) {
       // answers with keep-alive, then closes the idle connection (an origin's keep-alive timeout)
@@ -152,6 +169,47 @@ describe("node/h1.ts: the HTTP/1.1 client to http origins", () => {
     expect(r.status).toBe(200);
     for (let i = 0; i < 40; i++) expect(r.headers[`x-h${i}`]).toBe(`v${i}`);
   });
+
+  it("backpressure: a client that stops reading stops the origin's body (the proxy does not buffer it), and gets all of it later", async () => {
+    const port = Number(new URL(lb.url).port);
+    const s = net.connect(port, "127.0.0.1");
+    s.write("GET /big HTTP/1.1\r\nhost: shop.test\r\n\r\n");
+    let got = 0;
+    let headEnd = -1;
+    let head = Buffer.alloc(0);
+    await new Promise<void>((resolve) => {
+      const onData = (d: Buffer) => {
+        if (headEnd === -1) {
+          head = Buffer.concat([head, d]);
+          headEnd = head.indexOf("\r\n\r\n");
+          if (headEnd === -1) return;
+          got = head.length - headEnd - 4;
+          // the head is here: stop reading
+          s.off("data", onData);
+          s.pause();
+          resolve();
+        }
+      };
+      s.on("data", onData);
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    // kernel socket buffers on both legs and a stream's high-water mark hold a few MiB; not 64
+    const whilePaused = bigWritten;
+    expect(whilePaused).toBeLessThan(BIG / 2);
+    const done = new Promise<void>((resolve, reject) => {
+      s.on("data", (d: Buffer) => {
+        got += d.length;
+        if (got >= BIG) resolve();
+      });
+      s.on("error", reject);
+      s.on("end", () => (got >= BIG ? resolve() : reject(new Error(`ended after ${got} bytes`))));
+    });
+    s.resume();
+    await done;
+    s.destroy();
+    expect(head.subarray(0, headEnd).toString()).toMatch(/^HTTP\/1\.1 200 /);
+    expect([got, bigWritten]).toEqual([BIG, BIG]);
+  }, 20_000);
 
   it("request bodies: buffered ones go with their length, a large streamed one chunked, byte for byte", async () => {
     const small = "x".repeat(500);
