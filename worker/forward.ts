@@ -1,5 +1,5 @@
 import { requestEditor, responseDropper } from "../core/proxy/headers.ts";
-import { FAILURES, Trip, type FailureKind } from "../core/proxy/retry.ts";
+import { FAILURES, mayRetryStatus, Trip, type FailureKind } from "../core/proxy/retry.ts";
 import { upstreamUrl } from "../core/proxy/target.ts";
 import { hashKey, NONE, pickOrigin } from "../core/select/index.ts";
 import type { Config } from "../core/config/schema.ts";
@@ -169,7 +169,7 @@ async function exchange(
         continue;
       }
       const status = res.status;
-      if (status >= 502 && status <= 504) {
+      if (mayRetryStatus(status)) {
         trip ??= startTrip(pool, method, replayable, first);
         const d = trip.status(status);
         if (d.retry) {

@@ -90,6 +90,14 @@ export function backoffMs(retry: number, rand: () => number): number {
 }
 
 /**
+ * The statuses a retry may follow (502/503/504, when retryOn lists them): a runtime that makes
+ * Trip only on the first failure asks this first, so a 200 costs no Trip.
+ */
+export function mayRetryStatus(code: number): boolean {
+  return code >= 502 && code <= 504;
+}
+
+/**
  * One request's trip across origins: which origins it tried, and whether the next failure is
  * retried. The adapter does the I/O; this decides. Never sleeps: a decision carries its delay.
  */
@@ -153,7 +161,7 @@ export class Trip {
   /** Decides on a response status before it is passed on; retries 502/503/504 only when retryOn lists them. */
   status(code: number): RetryDecision {
     const key = String(code) as RetryOn;
-    if (code < 502 || code > 504 || !(this.cfg.retryOn as readonly string[]).includes(key)) return this.stop(code, "not-retryable");
+    if (!mayRetryStatus(code) || !(this.cfg.retryOn as readonly string[]).includes(key)) return this.stop(code, "not-retryable");
     return this.decide(key, true, code);
   }
 

@@ -1,27 +1,11 @@
 /**
- * Which certificate a TLS client asking for `servername` (SNI) gets: the first whose names hold it
- * exactly, else the first with a wildcard for its parent ("*.example.no" covers "shop.example.no",
- * not "example.no" nor "a.shop.example.no", as RFC 6125 §6.4.3), else the first certificate (the
- * default). Names are lower case; a trailing dot in the request is ignored.
- */
-export function certificateFor(names: readonly (readonly string[])[], servername: string | undefined): number {
-  if (!servername) return 0;
-  const name = servername.toLowerCase().replace(/\.$/, "");
-  const exact = names.findIndex((n) => n.includes(name));
-  if (exact !== -1) return exact;
-  const dot = name.indexOf(".");
-  if (dot <= 0) return 0;
-  const wild = `*${name.slice(dot)}`;
-  const w = names.findIndex((n) => n.includes(wild));
-  return w === -1 ? 0 : w;
-}
-
-/**
- * The SNI table for a TLS server that searches its entries last-added first and takes the first
- * whose name matches (`*` standing for one label): Node's `server.addContext`. Added in this order,
- * the search gives what `certificateFor` gives: exact names before wildcards, an earlier certificate
- * before a later one, no match -> the default. With one certificate the table is empty, so the
- * handshake asks no callback at all (a callback per handshake costs the handshake rate).
+ * Which certificate a TLS client asking for a name (SNI) gets, as the table a TLS server searches
+ * last-added first, taking the first entry whose name matches, case-insensitively, `*` standing
+ * for one label (Node's `server.addContext`). In this order the search gives: the first certificate
+ * whose names hold the name exactly, else the first with a wildcard for its parent ("*.example.no"
+ * covers "shop.example.no", not "example.no" nor "a.shop.example.no", as RFC 6125 §6.4.3), else the
+ * default (the first certificate). With one certificate the table is empty, so the handshake asks
+ * no callback at all (a callback per handshake costs the handshake rate).
  */
 export function sniTable(names: readonly (readonly string[])[]): { name: string; index: number }[] {
   if (names.length < 2) return [];

@@ -1,11 +1,12 @@
 // Issue 9: which certificate each SNI name gets, and the table the Node build hands to node:tls.
 import { describe, expect, it } from "vitest";
-import { certificateFor, httpsRedirect, sniTable } from "../../core/proxy/sni.ts";
+import { httpsRedirect, sniTable } from "../../core/proxy/sni.ts";
 
 const names = [["shop.test", "www.shop.test"], ["admin.test", "a.wild.test"], ["*.wild.test", "*.admin.test"], ["shop.test", "other.test"]];
 
-/** node:tls's search (lib/internal/tls/wrap.js SNICallback): last added first, `*` = one label, case-insensitive; none -> the default (0). */
-function nodeSearch(table: { name: string; index: number }[], servername: string): number {
+/** node:tls's search (lib/internal/tls/wrap.js SNICallback): last added first, `*` = one label, case-insensitive; no name or no match -> the default (0). */
+function nodeSearch(table: { name: string; index: number }[], servername: string | undefined): number {
+  if (servername === undefined) return 0;
   for (let i = table.length - 1; i >= 0; i--) {
     const re = new RegExp(`^${table[i].name.replace(/([.^$+?\-\\[\]{}])/g, "\\$1").replaceAll("*", "[^.]*")}$`, "i");
     if (re.test(servername)) return table[i].index;
@@ -14,23 +15,19 @@ function nodeSearch(table: { name: string; index: number }[], servername: string
 }
 
 describe("SNI", () => {
-  it("certificateFor: exact names first, then a one-label wildcard, an earlier certificate first, else the default", () => {
-    expect(certificateFor(names, "shop.test")).toBe(0);
-    expect(certificateFor(names, "WWW.Shop.Test.")).toBe(0);
-    expect(certificateFor(names, "other.test")).toBe(3);
-    expect(certificateFor(names, "a.wild.test")).toBe(1);
-    expect(certificateFor(names, "b.wild.test")).toBe(2);
-    expect(certificateFor(names, "x.admin.test")).toBe(2);
-    expect(certificateFor(names, "a.b.wild.test")).toBe(0);
-    expect(certificateFor(names, "wild.test")).toBe(0);
-    expect(certificateFor(names, undefined)).toBe(0);
-  });
-
-  it("sniTable, searched as node:tls searches it, picks what certificateFor picks", () => {
-    const table = sniTable(names);
-    for (const sn of ["shop.test", "www.shop.test", "Admin.Test", "other.test", "a.wild.test", "b.wild.test", "x.admin.test", "a.b.wild.test", "wild.test", "nowhere.test"]) {
-      expect([sn, nodeSearch(table, sn)]).toEqual([sn, certificateFor(names, sn)]);
-    }
+  it("the table, searched as node:tls searches it: exact names first, then a one-label wildcard, an earlier certificate first, else the default", () => {
+    const pick = (sn: string | undefined) => nodeSearch(sniTable(names), sn);
+    expect(pick("shop.test")).toBe(0);
+    expect(pick("WWW.Shop.Test.")).toBe(0);
+    expect(pick("other.test")).toBe(3);
+    expect(pick("a.wild.test")).toBe(1);
+    expect(pick("b.wild.test")).toBe(2);
+    expect(pick("x.admin.test")).toBe(2);
+    expect(pick("a.b.wild.test")).toBe(0);
+    expect(pick("wild.test")).toBe(0);
+    expect(pick(undefined)).toBe(0);
+    const want: Record<string, number> = { "shop.test": 0, "www.shop.test": 0, "Admin.Test": 1, "other.test": 3, "a.wild.test": 1, "b.wild.test": 2, "x.admin.test": 2, "a.b.wild.test": 0, "wild.test": 0, "nowhere.test": 0 };
+    for (const [sn, i] of Object.entries(want)) expect([sn, pick(sn)]).toEqual([sn, i]);
   });
 
   it("sniTable is empty with one certificate: the default serves every name and no callback runs", () => {
