@@ -1,5 +1,5 @@
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
-import { http } from "./builtins.ts";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { H1Server } from "./h1server.ts";
 import type { Http2Server } from "node:http2";
 import net, { type AddressInfo, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -7,7 +7,7 @@ import type { TLSSocket } from "node:tls";
 import type { Config } from "../core/config/schema.ts";
 import { poolStats, type BalancerStats, type ReloadStats } from "../core/stats/model.ts";
 import { createRouter } from "../core/proxy/route.ts";
-import { controlTarget, headOverflowStatus, MAX_HEADER_FIELDS, validateRequest } from "../core/proxy/validate.ts";
+import { controlTarget, headOverflowStatus, validateRequest } from "../core/proxy/validate.ts";
 import { controlApp } from "../app/control.ts";
 import { AgentLedger } from "../core/agent/ingest.ts";
 import type { HealthChange } from "../core/health/store.ts";
@@ -45,7 +45,7 @@ interface Listener {
   swap?: (certs: LoadedCert[]) => void;
 }
 
-/** The self-hosted balancer: one node:http server, keep-alive connections to each origin (node/h1.ts; undici for https), checks on timers. */
+/** The self-hosted balancer: one HTTP/1.1 engine (node/h1server.ts), keep-alive connections to each origin (node/h1.ts; undici for https), checks on timers. */
 export class Balancer {
   config: Config;
   readonly log: Logger;
@@ -53,7 +53,7 @@ export class Balancer {
    * The HTTP/1.1 engine. It does not listen itself: each listener (plain TCP or TLS) hands it its
    * connections, HTTP/2 ones going to `h2` instead; all requests end in `handle`.
    */
-  readonly server: HttpServer;
+  readonly server: H1Server;
   private h2: Http2Server | null = null;
   private listeners: Listener[] = [];
   /** Per listener, the certificates served now (null for plain ones). */
@@ -81,60 +81,56 @@ export class Balancer {
     this.certs = certs;
     this.log = log;
     this.notifier = new Notifier(config.notify, (name) => process.env[name], log);
-    this.server = http.createServer(
+    this.server = new H1Server(
       {
         headersTimeout: config.client.headerTimeout,
-        requestTimeout: Math.max(300_000, config.client.headerTimeout),
         keepAliveTimeout: config.client.keepAlive,
         maxHeaderSize: config.client.maxHeaderBytes,
-        requireHostHeader: true,
-        // check header deadlines 4 times a second, not every 30 s (slowloris): each sweep closes
-        // fewer expired connections at once, so the requests being served wait less behind it
-        connectionsCheckingInterval: 250,
-        // only WebSocket upgrades become tunnels; any other Upgrade (h2c...) is a plain request
-        shouldUpgradeCallback: wantsWebSocket,
+        // check header deadlines 4 times a second (slowloris): each sweep closes fewer expired
+        // connections at once, so the requests being served wait less behind it
+        checkInterval: 250,
       },
-      (req, res) => this.handle(req, res),
+      {
+        request: (req, res) => this.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),
+        // only WebSocket upgrades become tunnels; any other Upgrade (h2c...) is a plain request
+        wantsUpgrade: (req) => wantsWebSocket(req as unknown as IncomingMessage),
+        upgrade: (req, socket, head) => this.upgrade(req as unknown as IncomingMessage, socket, head),
+        clientError: (err, socket) => this.clientError(err, socket),
+        connection: (socket) => this.onConnection(socket),
+      },
     );
-    if (config.client.maxConnections > 0) this.server.maxConnections = config.client.maxConnections;
-    this.server.on("connection", (socket: Tracked) => {
-      this.connections++;
-      socket[TQ_START] = performance.now();
-      if (this.config.log.dontlognull || !this.config.log.requests) return void socket.once("close", () => this.connections--);
-      // HAProxy's dontlognull off: a connection that sent nothing at all still gets its line
-      const client = clientOf(socket);
-      socket.once("close", () => {
-        this.connections--;
-        if (socket[REQUESTS] === undefined) this.logBare(socket, client, -1, `${TERMINATION.clientAbort}R`);
-      });
-    });
-    // past this many header lines Node's parser fails with HPE_HEADER_OVERFLOW (431); left at its
-    // default (2000) 150 fields would pass, where HAProxy stops at 101
-    this.server.maxHeadersCount = MAX_HEADER_FIELDS;
-    this.server.on("clientError", (err: NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: number }, socket: Tracked) => {
-      if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
-      // bytes pipelined behind a request we refused: our answer is on its way, then the close
-      if (closingSockets.has(socket)) return;
-      let [status, text] = PARSE_ERRORS[err.code ?? ""] ?? [400, "Bad Request"];
-      // Node has one limit for the whole head: a request line that alone passes it is a 414
-      if (err.code === "HPE_HEADER_OVERFLOW" && err.rawPacket && headOverflowStatus(err.rawPacket, err.bytesParsed ?? err.rawPacket.length) === 414) {
-        [status, text] = PARSE_ERRORS.HPE_URI_TOO_LONG;
-      }
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-      // no request object exists for these: the line says what HAProxy's <BADREQ> line says
-      if (this.config.log.requests) {
-        socket[REQUESTS] = (socket[REQUESTS] ?? 0) + 1;
-        this.logBare(socket, clientOf(socket), status, status === 408 ? TERMINATION.clientTimeout : TERMINATION.refused);
-      }
-    });
-    // without a listener Node drops a CONNECT without a word; we answer it like any refused request
-    this.server.on("connect", (_req: IncomingMessage, socket: Socket) => {
-      socket.on("error", () => {});
-      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-    });
-    this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.control = this.buildControl();
     this.applyPools(config, true);
+  }
+
+  private onConnection(socket: Tracked): void {
+    this.connections++;
+    socket[TQ_START] = performance.now();
+    if (this.config.log.dontlognull || !this.config.log.requests) return void socket.once("close", () => this.connections--);
+    // HAProxy's dontlognull off: a connection that sent nothing at all still gets its line
+    const client = clientOf(socket);
+    socket.once("close", () => {
+      this.connections--;
+      if (socket[REQUESTS] === undefined) this.logBare(socket, client, -1, `${TERMINATION.clientAbort}R`);
+    });
+  }
+
+  /** A head the parser refused (or a header deadline): answered on the socket, then the close. */
+  private clientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: number }, socket: Tracked): void {
+    if (err.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+    // bytes pipelined behind a request we refused: our answer is on its way, then the close
+    if (closingSockets.has(socket)) return;
+    let [status, text] = PARSE_ERRORS[err.code ?? ""] ?? [400, "Bad Request"];
+    // llhttp has one limit for the whole head: a request line that alone passes it is a 414
+    if (err.code === "HPE_HEADER_OVERFLOW" && err.rawPacket && headOverflowStatus(err.rawPacket, err.bytesParsed ?? err.rawPacket.length) === 414) {
+      [status, text] = PARSE_ERRORS.HPE_URI_TOO_LONG;
+    }
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    // no request object exists for these: the line says what HAProxy's <BADREQ> line says
+    if (this.config.log.requests) {
+      socket[REQUESTS] = (socket[REQUESTS] ?? 0) + 1;
+      this.logBare(socket, clientOf(socket), status, status === 408 ? TERMINATION.clientTimeout : TERMINATION.refused);
+    }
   }
 
   /** Starts every listener of config.listen; resolves with the first one's bound address (all: `addresses`). */
@@ -149,7 +145,8 @@ export class Balancer {
         const h2 = l.tls.http2 ? (this.h2 ??= createH2Server(this.config, (req, res) => this.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse))) : null;
         const t = createTlsServer(certs, l.tls.http2, (socket: TLSSocket) => {
           socket.on("error", () => {});
-          (socket.alpnProtocol === "h2" && h2 ? h2 : this.server).emit("connection", socket);
+          if (socket.alpnProtocol === "h2" && h2) h2.emit("connection", socket);
+          else this.server.accept(socket);
         });
         entry = { server: t.server, swap: t.swap };
       } else {
@@ -157,7 +154,7 @@ export class Balancer {
         entry = {
           server: net.createServer({ noDelay: true }, (socket: Tracked) => {
             if (redirect) socket[REDIRECT] = redirect;
-            this.server.emit("connection", socket);
+            this.server.accept(socket);
           }),
         };
       }
@@ -177,8 +174,8 @@ export class Balancer {
       entry.server.on("error", (e) => this.log.error({ event: "listener-error", error: String(e) }));
       this.listeners.push(entry);
     }
-    // the HTTP/1.1 engine's header-deadline sweep starts when it "listens"
-    this.server.emit("listening");
+    // the HTTP/1.1 engine's deadline sweep
+    this.server.start();
     for (const c of this.checkers.values()) c.start();
     for (const [i, a] of this.addresses().entries()) {
       const l = cfg[i];
@@ -463,11 +460,11 @@ export class Balancer {
       const until = start + graceMs;
       const lingerUntil = start + Math.min(lingerMs, graceMs);
       while (this.connections > 0 && Date.now() < lingerUntil) await sleep(20);
-      // now http.Server#close: the idle connections go, the header-timeout sweep stops
-      this.server.close();
-      this.server.closeIdleConnections();
+      // now the idle connections go
+      this.server.closeIdle();
       while (this.inflight > 0 && Date.now() < until) await sleep(20);
-      this.server.closeAllConnections();
+      this.server.closeAll();
+      this.server.stop();
       // upgraded connections (WebSocket tunnels) are no longer the HTTP server's: closed here
       closeTunnels();
       await Promise.all([...this.checkers.values()].map((c) => c.stop()));

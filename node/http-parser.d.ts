@@ -1,9 +1,12 @@
 // node:_http_common's HTTPParser (the C++ llhttp binding node:http runs on), as node/h1.ts uses it.
 // Node ships no types for it; the shape is Node's lib/_http_common.js and src/node_http_parser.cc.
 declare module "node:_http_common" {
+  /** Method names by llhttp's method index (kOnHeadersComplete's `method`). */
+  export const methods: string[];
   export class HTTPParser {
     static readonly REQUEST: number;
     static readonly RESPONSE: number;
+    static readonly kOnMessageBegin: number;
     static readonly kOnHeaders: number;
     static readonly kOnHeadersComplete: number;
     static readonly kOnBody: number;
@@ -12,6 +15,13 @@ declare module "node:_http_common" {
     initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
     /** Reads straight from a stream handle in C++ (no JS 'data' events). */
     consume(handle: object): void;
+    /** Gives the stream handle back to JS reads (an upgrade's tunnel). */
+    unconsume(): void;
+    /** Parses bytes read in JS: bytes parsed, or the error. */
+    execute(data: Buffer): number | Error;
+    /** The buffer being parsed (an error's raw packet; an upgrade's trailing bytes). */
+    getCurrentBuffer(): Buffer;
+    free(): void;
     /** The input ended (EOF): completes a body delimited by the close, or returns an error. */
     finish(): Error | undefined;
     [callback: number]: (...args: never[]) => unknown;

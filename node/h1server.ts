@@ -1,0 +1,542 @@
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { Readable } from "node:stream";
+// the same C++ llhttp parser node:http's server runs, fed straight from the socket (`consume`)
+import { HTTPParser, methods } from "node:_http_common";
+import { http } from "./builtins.ts";
+
+/**
+ * The HTTP/1.1 server side of the self-hosted build: the requests of a client connection parsed by
+ * node:http's own llhttp (same limits, same strictness, same errors), answered in order, with the
+ * keep-alive and header deadlines on one sweep. It replaces http.Server, whose per-request JS
+ * (IncomingMessage, ServerResponse, header validation and bookkeeping, a timer per connection)
+ * cost about a third of the proxy's CPU per request (README, Performance). `H1Req` and `H1Res`
+ * carry the part of IncomingMessage and ServerResponse that edgelb uses, under the same names, so
+ * the request path (node/balancer.ts, node/proxy.ts, node/control-adapter.ts) serves both them
+ * and node:http2's compatibility objects.
+ */
+export interface H1ServerOptions {
+  /** ms from the first byte of a request head (or the connection's start) to its end: else 408. */
+  headersTimeout: number;
+  /** ms an idle keep-alive connection stays open. */
+  keepAliveTimeout: number;
+  /** bytes of a request head (llhttp's limit): past it HPE_HEADER_OVERFLOW. */
+  maxHeaderSize: number;
+  /** ms between two sweeps of the deadlines. */
+  checkInterval: number;
+}
+
+export interface H1Handlers {
+  request(req: H1Req, res: H1Res): void;
+  /** A request the server will tunnel (true: `upgrade` is called with the socket); others are plain requests. */
+  wantsUpgrade(req: H1Req): boolean;
+  upgrade(req: H1Req, socket: Socket, head: Buffer): void;
+  /** A head the parser refused, or a header deadline passed (code ERR_HTTP_REQUEST_TIMEOUT): answer on the socket. */
+  clientError(err: Error & { code?: string; rawPacket?: Buffer; bytesParsed?: number }, socket: Socket): void;
+  /** A new connection (h1 only), before anything is read. */
+  connection(socket: Socket): void;
+}
+
+const { kOnMessageBegin, kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, kOnExecute } = HTTPParser;
+const STATUS = http.STATUS_CODES;
+
+/** Header names whose duplicates IncomingMessage#headers drops (the first one counts). */
+const SINGLE = new Set(["content-type", "content-length", "user-agent", "referer", "host", "authorization", "proxy-authorization", "if-modified-since", "if-unmodified-since", "from", "location", "max-forwards", "retry-after", "etag", "last-modified", "server", "age", "expires"]);
+
+/** The Date header, made once a second (as node:http caches it). */
+let dateCache = "";
+let dateAt = 0;
+function httpDate(): string {
+  const now = Date.now();
+  if (now - dateAt >= 1000 || dateCache === "") {
+    dateAt = now - (now % 1000);
+    dateCache = new Date(now).toUTCString();
+  }
+  return dateCache;
+}
+
+export class H1Server {
+  readonly opts: H1ServerOptions;
+  private readonly on: H1Handlers;
+  private readonly conns = new Set<Conn>();
+  private sweep: NodeJS.Timeout | null = null;
+
+  constructor(opts: H1ServerOptions, on: H1Handlers) {
+    this.opts = opts;
+    this.on = on;
+  }
+
+  /** Starts the deadline sweep (at listen). */
+  start(): void {
+    this.sweep ??= setInterval(() => this.check(), this.opts.checkInterval).unref();
+  }
+
+  /** Serves one client connection (plain TCP, or TLS negotiated to http/1.1). */
+  accept(socket: Socket): void {
+    const c = new Conn(this, socket, this.on);
+    this.conns.add(c);
+    this.on.connection(socket);
+    c.begin();
+  }
+
+  forget(c: Conn): void {
+    this.conns.delete(c);
+  }
+
+  private check(): void {
+    const now = performance.now();
+    const { headersTimeout, keepAliveTimeout } = this.opts;
+    for (const c of this.conns) {
+      if (c.headStart !== 0 && headersTimeout > 0 && now - c.headStart > headersTimeout) c.headTimeout();
+      else if (c.idleSince !== 0 && now - c.idleSince > keepAliveTimeout) c.socket.destroy();
+    }
+  }
+
+  /** Connections open now. */
+  get size(): number {
+    return this.conns.size;
+  }
+
+  /** No more sweeps; connections without a request in progress are closed. */
+  closeIdle(): void {
+    for (const c of this.conns) if (c.isIdle()) c.socket.destroy();
+  }
+
+  closeAll(): void {
+    for (const c of this.conns) c.socket.destroy();
+  }
+
+  stop(): void {
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = null;
+  }
+}
+
+type HeadError = Error & { code?: string; rawPacket?: Buffer; bytesParsed?: number };
+
+class Conn {
+  readonly socket: Socket;
+  private readonly server: H1Server;
+  private readonly on: H1Handlers;
+  private readonly parser = new HTTPParser();
+  /** The response being written now; later requests wait in `queue` (answers go out in order). */
+  private current: H1Res | null = null;
+  private readonly queue: H1Res[] = [];
+  /** The request whose body the parser is reading. */
+  private reading: H1Req | null = null;
+  private partial: string[] = [];
+  private partialUrl = "";
+  /** When the head being read began (0: none is being read). */
+  headStart = 0;
+  /** Since when nothing is in progress (0: something is). */
+  idleSince = 0;
+  private upgradeReq: H1Req | null = null;
+  /** A parse error behind a response in progress: told once that response is out. */
+  private pendingError: HeadError | null = null;
+  closed = false;
+
+  constructor(server: H1Server, socket: Socket, on: H1Handlers) {
+    this.server = server;
+    this.socket = socket;
+    this.on = on;
+  }
+
+  begin(): void {
+    const p = this.parser;
+    const s = this.socket;
+    p.initialize(HTTPParser.REQUEST, {}, this.server.opts.maxHeaderSize, 0);
+    p[kOnMessageBegin] = () => {
+      this.headStart = performance.now();
+      this.idleSince = 0;
+    };
+    // past 32 header lines (or a head split over reads) the parser hands them, and the URL, over early
+    p[kOnHeaders] = (h: string[], url: string) => {
+      this.partial.push(...h);
+      this.partialUrl += url;
+    };
+    p[kOnHeadersComplete] = (maj: number, min: number, headers: string[] | undefined, method: number, url: string, _s: unknown, _m: unknown, upgrade: boolean, keepAlive: boolean) =>
+      this.onHead(maj, min, headers, method, url, upgrade, keepAlive);
+    p[kOnBody] = (b: Buffer) => {
+      const r = this.reading;
+      if (r !== null && !r.push(b)) this.readStop();
+    };
+    p[kOnMessageComplete] = () => {
+      const r = this.reading;
+      this.reading = null;
+      if (r !== null) {
+        r.complete = true;
+        r.push(null);
+      }
+    };
+    p[kOnExecute] = (ret: unknown) => this.onExecute(ret);
+    // a connection that sends nothing is held to the header deadline too (slowloris)
+    this.headStart = performance.now();
+    s.on("error", () => s.destroy());
+    s.on("close", () => this.onClose());
+    s.on("end", () => {
+      // the client finished sending: what is in progress is answered, then the connection ends
+      if (!this.closed && this.current === null && this.queue.length === 0) s.end();
+    });
+    const handle = (s as unknown as { _handle?: { isStreamBase?: boolean } })._handle;
+    if (handle?.isStreamBase) p.consume(handle);
+    else s.on("data", (d: Buffer) => this.onExecute(p.execute(d)));
+  }
+
+  isIdle(): boolean {
+    return this.current === null && this.queue.length === 0 && this.reading === null;
+  }
+
+  private onHead(maj: number, min: number, headers: string[] | undefined, method: number, url: string, upgrade: boolean, keepAlive: boolean): number {
+    this.headStart = 0;
+    let raw = headers ?? [];
+    if (this.partial.length !== 0) {
+      raw = this.partial.concat(raw);
+      this.partial = [];
+    }
+    if (!url) {
+      url = this.partialUrl;
+      this.partialUrl = "";
+    }
+    const req = new H1Req(this.socket, methods[method], url, maj, min, raw);
+    if (upgrade && req.method !== "CONNECT" && this.on.wantsUpgrade(req)) {
+      req.upgrade = true;
+      this.upgradeReq = req;
+      // llhttp stops after the head; the rest of the bytes belong to the tunnel
+      return 2;
+    }
+    const res = new H1Res(this, req, keepAlive);
+    this.reading = req;
+    if (this.current === null) this.dispatch(res);
+    else {
+      this.queue.push(res);
+    }
+    return 0;
+  }
+
+  private dispatch(res: H1Res): void {
+    this.current = res;
+    this.idleSince = 0;
+    const req = res.req;
+    // Expect: node:http answers 100-continue itself (no checkContinue listener) and 417 to the rest
+    const expect = req.expect();
+    if (expect !== null) {
+      if (expect.trim().toLowerCase() === "100-continue" && req.httpVersionMinor === 1) this.socket.write("HTTP/1.1 100 Continue\r\n\r\n");
+      else {
+        res.shouldKeepAlive = false;
+        res.writeHead(417, { "content-length": "0", connection: "close" });
+        res.end();
+        return;
+      }
+    }
+    this.on.request(req, res);
+  }
+
+  /** `res` is finished: the next request's turn, or idle, or the close it asked for. */
+  finished(res: H1Res): void {
+    if (this.current !== res) return;
+    this.current = null;
+    const req = res.req;
+    // a body nobody read is read and dropped, so the next request on the connection can be parsed
+    if (!req.complete && res.shouldKeepAlive && !this.closed) req.resume();
+    if (this.closed) return;
+    if (!res.shouldKeepAlive) return void this.socket.destroySoon();
+    if (this.pendingError !== null) return this.tellError(this.pendingError);
+    const next = this.queue.shift();
+    if (next !== undefined) return this.dispatch(next);
+    if (this.socket.readableEnded) return void this.socket.end();
+    if (this.reading === null && this.headStart === 0) this.idleSince = performance.now();
+  }
+
+  private onExecute(ret: unknown): void {
+    if (ret instanceof Error) {
+      const err = ret as HeadError;
+      err.rawPacket ??= this.parser.getCurrentBuffer() as Buffer;
+      this.readStop();
+      this.headStart = 0;
+      const cur = this.current;
+      const r = this.reading;
+      if (cur !== null && r !== null && r === cur.req) {
+        // the body of the request being answered is malformed: that request ends here, and the
+        // client gets the error (nothing of the response has gone out yet, else only the close)
+        this.reading = null;
+        r.destroy();
+        // already answered (a refusal of its head): the error is told once that answer is out
+        if (cur.writableEnded) return void (this.pendingError = err);
+        this.current = null;
+        cur.clientGone();
+        if (cur.headersSent) return void this.socket.destroy();
+        return this.tellError(err);
+      }
+      if (cur !== null) this.pendingError = err;
+      else this.tellError(err);
+      return;
+    }
+    const up = this.upgradeReq;
+    if (up !== null) {
+      this.upgradeReq = null;
+      const d = this.parser.getCurrentBuffer() as Buffer;
+      const head = d.subarray(ret as number);
+      this.parser.unconsume();
+      this.detach();
+      this.on.upgrade(up, this.socket, head);
+    }
+  }
+
+  private tellError(err: HeadError): void {
+    this.pendingError = null;
+    this.on.clientError(err, this.socket);
+  }
+
+  /** The header deadline passed: 408 (node:http's ERR_HTTP_REQUEST_TIMEOUT, as its clientError). */
+  headTimeout(): void {
+    this.headStart = 0;
+    const err: HeadError = Object.assign(new Error("Request timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" });
+    this.readStop();
+    if (this.current !== null) this.pendingError = err;
+    else this.tellError(err);
+  }
+
+  /** The socket is no longer this server's (a tunnel): its deadlines and parser go. */
+  private detach(): void {
+    this.closed = true;
+    this.headStart = this.idleSince = 0;
+    this.server.forget(this);
+    this.parser.free();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.server.forget(this);
+    this.parser.free();
+    // the client left: whatever was in progress hears it ('close' before the end of the response)
+    const r = this.reading;
+    if (r !== null && !r.complete) r.destroy();
+    this.current?.clientGone();
+    for (const res of this.queue.splice(0)) res.clientGone();
+  }
+
+  readStop(): void {
+    (this.socket as unknown as { _handle?: { readStop(): void } })._handle?.readStop();
+  }
+
+  readStart(): void {
+    if (!this.closed) (this.socket as unknown as { _handle?: { readStart(): void } })._handle?.readStart();
+  }
+}
+
+/** A client request (the IncomingMessage subset edgelb reads); its body is the stream. */
+export class H1Req extends Readable {
+  readonly socket: Socket;
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersionMajor: number;
+  readonly httpVersionMinor: number;
+  readonly httpVersion: string;
+  readonly rawHeaders: string[];
+  complete = false;
+  upgrade = false;
+  private h: Record<string, string | string[]> | null = null;
+
+  constructor(socket: Socket, method: string, url: string, maj: number, min: number, raw: string[]) {
+    super();
+    this.socket = socket;
+    this.method = method;
+    this.url = url;
+    this.httpVersionMajor = maj;
+    this.httpVersionMinor = min;
+    this.httpVersion = maj === 1 && min === 1 ? "1.1" : `${maj}.${min}`;
+    this.rawHeaders = raw;
+  }
+
+  /** Lower-cased names, as IncomingMessage#headers (duplicates joined, or the first kept). */
+  get headers(): Record<string, string | undefined> & { "set-cookie"?: string[] } {
+    if (this.h === null) {
+      const h: Record<string, string | string[]> = {};
+      const raw = this.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) {
+        const k = raw[i].toLowerCase();
+        const v = raw[i + 1];
+        const had = h[k];
+        if (had === undefined) h[k] = k === "set-cookie" ? [v] : v;
+        else if (k === "set-cookie") (had as string[]).push(v);
+        else if (!SINGLE.has(k)) h[k] = `${had}${k === "cookie" ? "; " : ", "}${v}`;
+      }
+      this.h = h;
+    }
+    return this.h as Record<string, string | undefined> & { "set-cookie"?: string[] };
+  }
+
+  /** The Expect header, or null (read from the raw headers: most requests have none). */
+  expect(): string | null {
+    const raw = this.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 6 && raw[i].toLowerCase() === "expect") return raw[i + 1];
+    return null;
+  }
+
+  override _read(): void {
+    (this.socket as unknown as { _handle?: { readStart(): void } })._handle?.readStart();
+  }
+}
+
+type HeaderValue = string | number | readonly string[];
+
+/**
+ * The answer to one request (the ServerResponse subset edgelb writes): the head is put together
+ * once and goes out with the first body bytes in one write; framed by Content-Length when given,
+ * else chunked (HTTP/1.1) or by the close (HTTP/1.0). Events: 'drain', 'finish', then 'close'
+ * (also when the client leaves first).
+ */
+export class H1Res extends EventEmitter {
+  readonly req: H1Req;
+  readonly socket: Socket;
+  statusCode = 200;
+  headersSent = false;
+  writableEnded = false;
+  writableFinished = false;
+  shouldKeepAlive: boolean;
+  private head = "";
+  private chunked = false;
+  private noBody = false;
+  private extra: [string, string][] | null = null;
+  private closed = false;
+  private readonly conn: Conn;
+
+  constructor(conn: Conn, req: H1Req, keepAlive: boolean) {
+    super();
+    this.conn = conn;
+    this.req = req;
+    this.socket = conn.socket;
+    this.shouldKeepAlive = keepAlive;
+  }
+
+  /** Before writeHead: a header added to the head (edgelb sets only `connection: close` this way). */
+  setHeader(name: string, value: string): this {
+    (this.extra ??= []).push([name, value]);
+    return this;
+  }
+
+  writeHead(status: number, reason?: string | HeaderValue[] | Record<string, HeaderValue>, headers?: HeaderValue[] | Record<string, HeaderValue>): this {
+    if (this.headersSent) throw Object.assign(new Error("Cannot write headers after they are sent to the client"), { code: "ERR_HTTP_HEADERS_SENT" });
+    if (typeof reason !== "string") {
+      headers = reason;
+      reason = undefined;
+    }
+    let head = `HTTP/1.1 ${status} ${reason ?? STATUS[status] ?? "unknown"}\r\n`;
+    let length = false, date = false, close = !this.shouldKeepAlive, te = false;
+    const add = (name: string, value: HeaderValue) => {
+      if (typeof value === "object") {
+        for (const v of value) add(name, v);
+        return;
+      }
+      const v = typeof value === "number" ? String(value) : value;
+      if (INVALID.test(v) || INVALID.test(name)) throw Object.assign(new Error(`Invalid character in header "${name}"`), { code: "ERR_INVALID_CHAR" });
+      const n = name.length;
+      if (n === 14 && name.toLowerCase() === "content-length") length = true;
+      else if (n === 10 && name.toLowerCase() === "connection") {
+        if (/\bclose\b/i.test(v)) close = true;
+        return;
+      } else if (n === 4 && name.toLowerCase() === "date") date = true;
+      else if (n === 17 && name.toLowerCase() === "transfer-encoding") te = true;
+      head += `${name}: ${v}\r\n`;
+    };
+    if (headers !== undefined) {
+      if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) add(headers[i] as string, headers[i + 1] as HeaderValue);
+      else for (const k in headers) add(k, (headers as Record<string, HeaderValue>)[k]);
+    }
+    if (this.extra !== null) for (const [k, v] of this.extra) add(k, v);
+    if (!date) head += `date: ${httpDate()}\r\n`;
+    this.noBody = this.req.method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
+    if (!this.noBody && !length && !te) {
+      if (this.req.httpVersionMinor === 1 && this.req.httpVersionMajor === 1) {
+        this.chunked = true;
+        head += "transfer-encoding: chunked\r\n";
+      } else close = true; // HTTP/1.0: the body ends with the connection
+    }
+    if (close) {
+      this.shouldKeepAlive = false;
+      head += "connection: close\r\n";
+    } else if (this.req.httpVersionMinor === 0) head += "connection: keep-alive\r\n";
+    this.head = `${head}\r\n`;
+    this.statusCode = status;
+    this.headersSent = true;
+    return this;
+  }
+
+  write(data: Uint8Array | string): boolean {
+    if (this.writableEnded || this.closed) return false;
+    // a Web stream's Uint8Array (control routes) seen as a Buffer, without a copy
+    const chunk = typeof data === "string" || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    const s = this.socket;
+    const head = this.head;
+    this.head = "";
+    const len = this.noBody ? 0 : typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
+    if (len === 0) return head === "" || s.write(head, "latin1");
+    let ok: boolean;
+    if (len <= SMALL && typeof chunk !== "string") {
+      // head, framing and bytes as one latin1 string (bytes map 1:1): one write() of one buffer,
+      // cheaper than a corked writev for the small responses most requests get
+      const body = chunk.toString("latin1", 0, len);
+      ok = s.write(this.chunked ? `${head}${len.toString(16)}\r\n${body}\r\n` : head + body, "latin1");
+    } else {
+      s.cork();
+      if (head !== "") s.write(head, "latin1");
+      if (this.chunked) {
+        s.write(`${len.toString(16)}\r\n`, "latin1");
+        s.write(chunk);
+        ok = s.write("\r\n", "latin1");
+      } else ok = s.write(chunk);
+      s.uncork();
+    }
+    if (!ok) s.once("drain", () => this.emit("drain"));
+    return ok;
+  }
+
+  end(chunk?: Uint8Array | string): this {
+    if (this.writableEnded || this.closed) return this;
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    if (chunk !== undefined) this.write(chunk);
+    this.writableEnded = true;
+    const s = this.socket;
+    if (this.head !== "") {
+      s.write(this.head, "latin1");
+      this.head = "";
+    }
+    if (this.chunked) s.write("0\r\n\r\n", "latin1");
+    process.nextTick(finish, this);
+    return this;
+  }
+
+  /** Cuts the connection (a response that cannot be completed). */
+  destroy(): this {
+    this.socket.destroy();
+    return this;
+  }
+
+  /** The response is out: 'finish', 'close', and the connection goes on. */
+  done(): void {
+    if (this.closed) return;
+    this.writableFinished = true;
+    this.closed = true;
+    this.emit("finish");
+    this.emit("close");
+    this.conn.finished(this);
+  }
+
+  /** The connection closed before the response was out. */
+  clientGone(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.emit("close");
+  }
+}
+
+const INVALID = /[\r\n\0]/;
+
+/** Bodies up to this many bytes go out in one write with the head. */
+const SMALL = 4096;
+
+function finish(res: H1Res): void {
+  res.done();
+}
