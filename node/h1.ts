@@ -2,6 +2,7 @@ import net from "node:net";
 import type { Readable } from "node:stream";
 // the C++ llhttp that node:http runs, fed straight from the socket (`consume`): no JS 'data' hop
 import { HTTPParser } from "node:_http_common";
+import { allocParser, releaseParser } from "./parsers.ts";
 import type { Dispatcher } from "undici";
 
 /**
@@ -145,7 +146,8 @@ class Control {
 
 class Conn {
   private readonly socket: net.Socket;
-  private readonly parser = new HTTPParser();
+  private readonly parser = allocParser();
+  private consumed = false;
   private connected = false;
   private handler: Handler | null = null;
   private ctl: Control | null = null;
@@ -186,12 +188,16 @@ class Conn {
       if (this.connectTimer) clearTimeout(this.connectTimer);
       this.connected = true;
       p.consume((s as unknown as { _handle: object })._handle);
+      this.consumed = true;
       if (this.req) this.write();
     });
     s.on("error", (e) => this.fail(e, this.ctl));
     // the origin closed: the end of a body read to EOF, or an error for an exchange in progress
     s.on("end", () => this.eof());
-    s.on("close", () => this.eof());
+    s.on("close", () => {
+      this.eof();
+      releaseParser(p, this.consumed);
+    });
   }
 
   start(req: H1Request, handler: Handler): void {

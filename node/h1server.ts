@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 // the same C++ llhttp parser node:http's server runs, fed straight from the socket (`consume`)
 import { HTTPParser, methods } from "node:_http_common";
+import { allocParser, releaseParser } from "./parsers.ts";
 import { http } from "./builtins.ts";
 
 /**
@@ -118,7 +119,8 @@ class Conn {
   readonly socket: Socket;
   private readonly server: H1Server;
   private readonly on: H1Handlers;
-  private readonly parser = new HTTPParser();
+  private readonly parser = allocParser();
+  private consumed = false;
   /** The response being written now; later requests wait in `queue` (answers go out in order). */
   private current: H1Res | null = null;
   private readonly queue: H1Res[] = [];
@@ -178,7 +180,10 @@ class Conn {
       if (!this.closed && this.current === null && this.queue.length === 0) s.end();
     });
     const handle = (s as unknown as { _handle?: { isStreamBase?: boolean } })._handle;
-    if (handle?.isStreamBase) p.consume(handle);
+    if (handle?.isStreamBase) {
+      p.consume(handle);
+      this.consumed = true;
+    }
     else s.on("data", (d: Buffer) => this.onExecute(p.execute(d)));
   }
 
@@ -276,7 +281,6 @@ class Conn {
       this.upgradeReq = null;
       const d = this.parser.getCurrentBuffer() as Buffer;
       const head = d.subarray(ret as number);
-      this.parser.unconsume();
       this.detach();
       this.on.upgrade(up, this.socket, head);
     }
@@ -301,14 +305,14 @@ class Conn {
     this.closed = true;
     this.headStart = this.idleSince = 0;
     this.server.forget(this);
-    this.parser.free();
+    releaseParser(this.parser, this.consumed);
   }
 
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
     this.server.forget(this);
-    this.parser.free();
+    releaseParser(this.parser, this.consumed);
     // the client left: whatever was in progress hears it ('close' before the end of the response)
     const r = this.reading;
     if (r !== null && !r.complete) r.destroy();

@@ -21,7 +21,12 @@ declare module "node:_http_common" {
     execute(data: Buffer): number | Error;
     /** The buffer being parsed (an error's raw packet; an upgrade's trailing bytes). */
     getCurrentBuffer(): Buffer;
+    /** Async hooks' destroy (a parser kept for reuse). */
     free(): void;
+    /** Deletes the C++ parser (the garbage collector does not). */
+    close(): void;
+    /** Out of node:http's connections list (a no-op without one). */
+    remove(): void;
     /** The input ended (EOF): completes a body delimited by the close, or returns an error. */
     finish(): Error | undefined;
     [callback: number]: (...args: never[]) => unknown;

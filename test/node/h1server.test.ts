@@ -2,6 +2,7 @@ import http from "node:http";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { startBalancer, type TestBalancer } from "../support/harness.ts";
+import { parsers } from "../../node/parsers.ts";
 
 // The client side of the Node build is node/h1server.ts, not http.Server: what node:http did for
 // us (answers in order, framing, Expect, deadlines) is asserted here on raw sockets.
@@ -212,5 +213,22 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
       [200, "GET /slow "],
       [400, ""],
     ]);
+  });
+
+  it("a closed connection gives its parser back (their C++ side is never garbage-collected): 300 Connection: close requests leave none behind", async () => {
+    const b = await balancer(await origin());
+    const one = async () => {
+      const c = raw(b);
+      await c.ready;
+      c.s.write("GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      await until(() => c.seen.closedAt !== 0);
+      expect(responses(c.seen.text).map((r) => r.status)).toEqual([200]);
+    };
+    await one();
+    const before = parsers.inUse;
+    for (let i = 0; i < 300; i++) await one();
+    // the origin side keeps its one keep-alive connection; every client connection is gone
+    await until(() => parsers.inUse <= before);
+    expect(parsers.inUse).toBeLessThanOrEqual(before);
   });
 });
