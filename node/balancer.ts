@@ -84,6 +84,7 @@ export class Balancer {
     this.server = new H1Server(
       {
         headersTimeout: config.client.headerTimeout,
+        requestTimeout: Math.max(300_000, config.client.headerTimeout),
         keepAliveTimeout: config.client.keepAlive,
         maxHeaderSize: config.client.maxHeaderBytes,
         // check header deadlines 4 times a second (slowloris): each sweep closes fewer expired
@@ -452,7 +453,7 @@ export class Balancer {
    */
   close(graceMs = 30_000, lingerMs = 0): Promise<void> {
     this.closing ??= (async () => {
-      // the listening sockets only: keep-alive connections stay (http.Server#close would close the idle ones now)
+      // the listening sockets only: keep-alive connections stay (closing the idle ones now would race their next request)
       for (const l of this.listeners) l.server.close();
       // HTTP/2 clients are told to open no new streams; those in flight finish
       this.h2?.close();

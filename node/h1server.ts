@@ -19,6 +19,8 @@ import { http } from "./builtins.ts";
 export interface H1ServerOptions {
   /** ms from the first byte of a request head (or the connection's start) to its end: else 408. */
   headersTimeout: number;
+  /** ms from a request's start to the end of its body (node:http's requestTimeout): else the connection is cut. */
+  requestTimeout: number;
   /** ms an idle keep-alive connection stays open. */
   keepAliveTimeout: number;
   /** bytes of a request head (llhttp's limit): past it HPE_HEADER_OVERFLOW. */
@@ -86,9 +88,11 @@ export class H1Server {
 
   private check(): void {
     const now = performance.now();
-    const { headersTimeout, keepAliveTimeout } = this.opts;
+    const { headersTimeout, keepAliveTimeout, requestTimeout } = this.opts;
     for (const c of this.conns) {
       if (c.headStart !== 0 && headersTimeout > 0 && now - c.headStart > headersTimeout) c.headTimeout();
+      // a body trickled in slower than the whole request may take (R-U-Dead-Yet)
+      else if (c.bodyStart !== 0 && requestTimeout > 0 && now - c.bodyStart > requestTimeout) c.socket.destroy();
       else if (c.idleSince !== 0 && now - c.idleSince > keepAliveTimeout) c.socket.destroy();
     }
   }
@@ -130,6 +134,8 @@ class Conn {
   private partialUrl = "";
   /** When the head being read began (0: none is being read). */
   headStart = 0;
+  /** When the request whose body is being read began (0: no body is being read). */
+  bodyStart = 0;
   /** Since when nothing is in progress (0: something is). */
   idleSince = 0;
   private upgradeReq: H1Req | null = null;
@@ -148,7 +154,7 @@ class Conn {
     const s = this.socket;
     p.initialize(HTTPParser.REQUEST, {}, this.server.opts.maxHeaderSize, 0);
     p[kOnMessageBegin] = () => {
-      this.headStart = performance.now();
+      this.headStart = this.bodyStart = performance.now();
       this.idleSince = 0;
     };
     // past 32 header lines (or a head split over reads) the parser hands them, and the URL, over early
@@ -165,6 +171,7 @@ class Conn {
     p[kOnMessageComplete] = () => {
       const r = this.reading;
       this.reading = null;
+      this.bodyStart = 0;
       if (r !== null) {
         r.complete = true;
         r.push(null);
