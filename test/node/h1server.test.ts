@@ -231,4 +231,15 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
     await until(() => parsers.inUse <= before);
     expect(parsers.inUse).toBeLessThanOrEqual(before);
   });
+
+  it("a request body cut short by the client's FIN is not forwarded and gets no answer", async () => {
+    const b = await balancer(await origin());
+    const d = raw(b);
+    await d.ready;
+    d.s.end("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf");
+    await until(() => d.seen.closedAt !== 0);
+    expect(d.seen.text).toBe("");
+    await until(() => b.stats().origins[0].inflight === 0 && b.lb.server.size === 0);
+    expect(b.stats().origins[0].tries).toBe(0);
+  });
 });
