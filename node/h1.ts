@@ -2,7 +2,7 @@ import net from "node:net";
 import type { Readable } from "node:stream";
 // the C++ llhttp that node:http runs, fed straight from the socket (`consume`): no JS 'data' hop
 import { HTTPParser } from "node:_http_common";
-import { allocParser, releaseParser } from "./parsers.ts";
+import { allocParser, consumeSocket, readStart, readStop, releaseParser } from "./parsers.ts";
 import type { Dispatcher } from "undici";
 
 /**
@@ -187,8 +187,7 @@ class Conn {
     s.once("connect", () => {
       if (this.connectTimer) clearTimeout(this.connectTimer);
       this.connected = true;
-      p.consume((s as unknown as { _handle: object })._handle);
-      this.consumed = true;
+      this.consumed = consumeSocket(p, s);
       if (this.req) this.write();
     });
     s.on("error", (e) => this.fail(e, this.ctl));
@@ -359,11 +358,11 @@ class Conn {
   }
 
   readStop(): void {
-    (this.socket as unknown as { _handle?: { readStop(): void } })._handle?.readStop();
+    readStop(this.socket);
   }
 
   readStart(): void {
-    (this.socket as unknown as { _handle?: { readStart(): void } })._handle?.readStart();
+    readStart(this.socket);
   }
 
   destroy(): void {

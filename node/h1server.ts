@@ -3,7 +3,7 @@ import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 // the same C++ llhttp parser node:http's server runs, fed straight from the socket (`consume`)
 import { HTTPParser, methods } from "node:_http_common";
-import { allocParser, releaseParser } from "./parsers.ts";
+import { allocParser, consumeSocket, readStart, readStop, releaseParser } from "./parsers.ts";
 import { http } from "./builtins.ts";
 
 /**
@@ -102,7 +102,7 @@ export class H1Server {
     return this.conns.size;
   }
 
-  /** No more sweeps; connections without a request in progress are closed. */
+  /** Connections without a request in progress are closed. */
   closeIdle(): void {
     for (const c of this.conns) if (c.isIdle()) c.socket.destroy();
   }
@@ -111,6 +111,7 @@ export class H1Server {
     for (const c of this.conns) c.socket.destroy();
   }
 
+  /** No more sweeps. */
   stop(): void {
     if (this.sweep) clearInterval(this.sweep);
     this.sweep = null;
@@ -166,7 +167,7 @@ class Conn {
       this.onHead(maj, min, headers, method, url, upgrade, keepAlive);
     p[kOnBody] = (b: Buffer) => {
       const r = this.reading;
-      if (r !== null && !r.push(b)) this.readStop();
+      if (r !== null && !r.push(b)) readStop(this.socket);
     };
     p[kOnMessageComplete] = () => {
       const r = this.reading;
@@ -186,12 +187,9 @@ class Conn {
       // the client finished sending: what is in progress is answered, then the connection ends
       if (!this.closed && this.current === null && this.queue.length === 0) s.end();
     });
-    const handle = (s as unknown as { _handle?: { isStreamBase?: boolean } })._handle;
-    if (handle?.isStreamBase) {
-      p.consume(handle);
-      this.consumed = true;
-    }
-    else s.on("data", (d: Buffer) => this.onExecute(p.execute(d)));
+    this.consumed = consumeSocket(p, s);
+    // net and tls sockets have a stream handle until they close: one that closed before this had nothing to serve
+    if (!this.consumed) s.destroy();
   }
 
   isIdle(): boolean {
@@ -219,9 +217,7 @@ class Conn {
     const res = new H1Res(this, req, keepAlive);
     this.reading = req;
     if (this.current === null) this.dispatch(res);
-    else {
-      this.queue.push(res);
-    }
+    else this.queue.push(res);
     return 0;
   }
 
@@ -263,7 +259,7 @@ class Conn {
     if (ret instanceof Error) {
       const err = ret as HeadError;
       err.rawPacket ??= this.parser.getCurrentBuffer() as Buffer;
-      this.readStop();
+      readStop(this.socket);
       this.headStart = 0;
       const cur = this.current;
       const r = this.reading;
@@ -302,7 +298,7 @@ class Conn {
   headTimeout(): void {
     this.headStart = 0;
     const err: HeadError = Object.assign(new Error("Request timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" });
-    this.readStop();
+    readStop(this.socket);
     if (this.current !== null) this.pendingError = err;
     else this.tellError(err);
   }
@@ -310,7 +306,6 @@ class Conn {
   /** The socket is no longer this server's (a tunnel): its deadlines and parser go. */
   private detach(): void {
     this.closed = true;
-    this.headStart = this.idleSince = 0;
     this.server.forget(this);
     releaseParser(this.parser, this.consumed);
   }
@@ -327,13 +322,6 @@ class Conn {
     for (const res of this.queue.splice(0)) res.clientGone();
   }
 
-  readStop(): void {
-    (this.socket as unknown as { _handle?: { readStop(): void } })._handle?.readStop();
-  }
-
-  readStart(): void {
-    if (!this.closed) (this.socket as unknown as { _handle?: { readStart(): void } })._handle?.readStart();
-  }
 }
 
 /** A client request (the IncomingMessage subset edgelb reads); its body is the stream. */
@@ -386,7 +374,7 @@ export class H1Req extends Readable {
   }
 
   override _read(): void {
-    (this.socket as unknown as { _handle?: { readStart(): void } })._handle?.readStart();
+    readStart(this.socket);
   }
 }
 

@@ -17,8 +17,6 @@ declare module "node:_http_common" {
     consume(handle: object): void;
     /** Gives the stream handle back to JS reads (an upgrade's tunnel). */
     unconsume(): void;
-    /** Parses bytes read in JS: bytes parsed, or the error. */
-    execute(data: Buffer): number | Error;
     /** The buffer being parsed (an error's raw packet; an upgrade's trailing bytes). */
     getCurrentBuffer(): Buffer;
     /** Async hooks' destroy (a parser kept for reuse). */

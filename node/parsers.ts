@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import { HTTPParser } from "node:_http_common";
 
 /**
@@ -31,3 +32,27 @@ export function releaseParser(p: HTTPParser, consumed: boolean): void {
 }
 
 function noop(): void {}
+
+/** A socket's libuv stream handle (absent once the socket closed). */
+type StreamHandle = { isStreamBase?: boolean; readStop(): void; readStart(): void };
+const handleOf = (s: Socket) => (s as unknown as { _handle?: StreamHandle | null })._handle;
+
+/** Feeds `p` straight from the socket's handle in C++ (no JS 'data' hop); false when the socket has no handle left. */
+export function consumeSocket(p: HTTPParser, s: Socket): boolean {
+  const h = handleOf(s);
+  if (!h?.isStreamBase) return false;
+  p.consume(h);
+  return true;
+}
+
+/**
+ * Pausing and resuming a consumed socket: its parser reads in C++, so socket.pause() would not
+ * stop it; the handle's own readStop/readStart do (as node:http's server does for backpressure).
+ */
+export function readStop(s: Socket): void {
+  handleOf(s)?.readStop();
+}
+
+export function readStart(s: Socket): void {
+  handleOf(s)?.readStart();
+}

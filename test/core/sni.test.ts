@@ -17,16 +17,8 @@ function nodeSearch(table: { name: string; index: number }[], servername: string
 describe("SNI", () => {
   it("the table, searched as node:tls searches it: exact names first, then a one-label wildcard, an earlier certificate first, else the default", () => {
     const pick = (sn: string | undefined) => nodeSearch(sniTable(names), sn);
-    expect(pick("shop.test")).toBe(0);
-    expect(pick("WWW.Shop.Test.")).toBe(0);
-    expect(pick("other.test")).toBe(3);
-    expect(pick("a.wild.test")).toBe(1);
-    expect(pick("b.wild.test")).toBe(2);
-    expect(pick("x.admin.test")).toBe(2);
-    expect(pick("a.b.wild.test")).toBe(0);
-    expect(pick("wild.test")).toBe(0);
     expect(pick(undefined)).toBe(0);
-    const want: Record<string, number> = { "shop.test": 0, "www.shop.test": 0, "Admin.Test": 1, "other.test": 3, "a.wild.test": 1, "b.wild.test": 2, "x.admin.test": 2, "a.b.wild.test": 0, "wild.test": 0, "nowhere.test": 0 };
+    const want: Record<string, number> = { "shop.test": 0, "www.shop.test": 0, "WWW.Shop.Test.": 0, "Admin.Test": 1, "other.test": 3, "a.wild.test": 1, "b.wild.test": 2, "x.admin.test": 2, "a.b.wild.test": 0, "wild.test": 0, "nowhere.test": 0 };
     for (const [sn, i] of Object.entries(want)) expect([sn, pick(sn)]).toEqual([sn, i]);
   });
 

@@ -56,8 +56,8 @@ async function balancer(url: string, client: Record<string, unknown> = {}): Prom
   return b;
 }
 
-/** A raw client connection: what it received so far, whether the server closed it, and when. */
-function raw(b: TestBalancer) {
+/** A raw client connection, once connected: what it received so far, and when the server closed it. */
+async function raw(b: TestBalancer) {
   const port = Number(new URL(b.url).port);
   const s = net.connect(port, "127.0.0.1");
   const seen = { text: "", closedAt: 0 };
@@ -65,7 +65,8 @@ function raw(b: TestBalancer) {
   s.on("error", () => {});
   s.on("close", () => (seen.closedAt = Date.now()));
   closers.push(async () => void s.destroy());
-  return { s, seen, ready: new Promise<void>((r) => s.once("connect", () => r())) };
+  await new Promise<void>((r) => s.once("connect", () => r()));
+  return { s, seen };
 }
 
 async function until(pred: () => boolean, ms = 3000): Promise<void> {
@@ -115,8 +116,7 @@ function responses(text: string, head: number[] = []): { status: number; headers
 describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
   it("pipelined requests are answered in the order they came, a slow first one included", async () => {
     const b = await balancer(await origin());
-    const c = raw(b);
-    await c.ready;
+    const c = await raw(b);
     c.s.write("GET /slow-1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /3 HTTP/1.1\r\nHost: x\r\n\r\nGET /4 HTTP/1.1\r\nHost: x\r\n\r\n");
     await until(() => responses(c.seen.text, [2]).length === 4 && responses(c.seen.text, [2])[3].body !== "");
     const rs = responses(c.seen.text, [2]);
@@ -133,8 +133,7 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
 
   it("a response without a length is chunked to an HTTP/1.1 client and delimited by the close for HTTP/1.0", async () => {
     const b = await balancer(await origin());
-    const c = raw(b);
-    await c.ready;
+    const c = await raw(b);
     c.s.write("GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n");
     await until(() => c.seen.text.endsWith("0\r\n\r\n"));
     const [r] = responses(c.seen.text);
@@ -142,8 +141,7 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
     expect(r.body).toBe("part one, part two");
     expect(c.seen.closedAt).toBe(0);
 
-    const d = raw(b);
-    await d.ready;
+    const d = await raw(b);
     d.s.write("GET /chunked HTTP/1.0\r\nHost: x\r\n\r\n");
     await until(() => d.seen.closedAt !== 0);
     const [r0] = responses(d.seen.text);
@@ -154,8 +152,7 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
 
   it("an origin body delimited by its close reaches the client whole, framed for it", async () => {
     const b = await balancer(await rawOrigin("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the close"));
-    const c = raw(b);
-    await c.ready;
+    const c = await raw(b);
     c.s.write("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /again HTTP/1.1\r\nHost: x\r\n\r\n");
     await until(() => responses(c.seen.text).length === 2 && c.seen.text.endsWith("0\r\n\r\n"));
     expect(responses(c.seen.text).map((r) => r.body)).toEqual(["until the close", "until the close"]);
@@ -163,8 +160,7 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
 
   it("Expect: 100-continue gets its 100 before the body is sent; any other expectation gets 417 and the close", async () => {
     const b = await balancer(await origin());
-    const c = raw(b);
-    await c.ready;
+    const c = await raw(b);
     c.s.write("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     await until(() => c.seen.text.includes("100 Continue"));
     expect(c.seen.text).toBe("HTTP/1.1 100 Continue\r\n\r\n");
@@ -172,8 +168,7 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
     await until(() => c.seen.text.includes("POST /up hello"));
     expect(responses(c.seen.text).map((r) => r.status)).toEqual([100, 200]);
 
-    const d = raw(b);
-    await d.ready;
+    const d = await raw(b);
     d.s.write("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: gifts\r\n\r\nhello");
     await until(() => d.seen.closedAt !== 0);
     expect(responses(d.seen.text).map((r) => r.status)).toEqual([417]);
@@ -181,8 +176,7 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
 
   it("an idle keep-alive connection is closed after client.keepAlive; a head that stalls gets 408 after client.headerTimeout", async () => {
     const b = await balancer(await origin(), { keepAlive: "400ms", headerTimeout: "600ms" });
-    const c = raw(b);
-    await c.ready;
+    const c = await raw(b);
     c.s.write("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     await until(() => c.seen.text.includes("GET /a"));
     const answered = Date.now();
@@ -193,8 +187,7 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
     expect(c.seen.closedAt - answered).toBeGreaterThanOrEqual(380);
     expect(c.seen.closedAt - answered).toBeLessThan(1200);
 
-    const d = raw(b);
-    await d.ready;
+    const d = await raw(b);
     const t0 = Date.now();
     d.s.write("GET /slowloris HTTP/1.1\r\nHost: x\r\n");
     await until(() => d.seen.closedAt !== 0);
@@ -204,8 +197,7 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
 
   it("a malformed request behind one in progress: the first is answered whole, then 400 and the close", async () => {
     const b = await balancer(await origin());
-    const c = raw(b);
-    await c.ready;
+    const c = await raw(b);
     c.s.write("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /bad HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n");
     await until(() => c.seen.closedAt !== 0);
     const rs = responses(c.seen.text);
@@ -218,8 +210,7 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
   it("a closed connection gives its parser back (their C++ side is never garbage-collected): 300 Connection: close requests leave none behind", async () => {
     const b = await balancer(await origin());
     const one = async () => {
-      const c = raw(b);
-      await c.ready;
+      const c = await raw(b);
       c.s.write("GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
       await until(() => c.seen.closedAt !== 0);
       expect(responses(c.seen.text).map((r) => r.status)).toEqual([200]);
@@ -234,8 +225,7 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
 
   it("a request body cut short by the client's FIN is not forwarded and gets no answer", async () => {
     const b = await balancer(await origin());
-    const d = raw(b);
-    await d.ready;
+    const d = await raw(b);
     d.s.end("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf");
     await until(() => d.seen.closedAt !== 0);
     expect(d.seen.text).toBe("");
