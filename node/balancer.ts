@@ -35,9 +35,11 @@ const PARSE_ERRORS: Record<string, [number, string]> = {
 const TQ_START = Symbol("edgelb.tqStart");
 const BYTES_LOGGED = Symbol("edgelb.bytesLogged");
 const REQUESTS = Symbol("edgelb.requests");
+/** The client address of a connection whose close may need a log line of its own (dontlognull off). */
+const CLIENT = Symbol("edgelb.client");
 /** Set on the connections of a listener with `redirectHttps`: the https port they are sent to. */
 const REDIRECT = Symbol("edgelb.redirect");
-type Tracked = Socket & { [TQ_START]?: number; [BYTES_LOGGED]?: number; [REQUESTS]?: number; [REDIRECT]?: number };
+type Tracked = Socket & { [TQ_START]?: number; [BYTES_LOGGED]?: number; [REQUESTS]?: number; [REDIRECT]?: number; [CLIENT]?: string };
 
 /** One bound listener: its socket server, and for TLS the way to put new certificates in place. */
 interface Listener {
@@ -98,6 +100,7 @@ export class Balancer {
         upgrade: (req, socket, head) => this.upgrade(req as unknown as IncomingMessage, socket, head),
         clientError: (err, socket) => this.clientError(err, socket),
         connection: (socket) => this.onConnection(socket),
+        closed: (socket) => this.onClosed(socket),
       },
     );
     this.control = this.buildControl();
@@ -107,13 +110,15 @@ export class Balancer {
   private onConnection(socket: Tracked): void {
     this.connections++;
     socket[TQ_START] = performance.now();
-    if (this.config.log.dontlognull || !this.config.log.requests) return void socket.once("close", () => this.connections--);
-    // HAProxy's dontlognull off: a connection that sent nothing at all still gets its line
-    const client = clientOf(socket);
-    socket.once("close", () => {
-      this.connections--;
-      if (socket[REQUESTS] === undefined) this.logBare(socket, client, -1, `${TERMINATION.clientAbort}R`);
-    });
+    // HAProxy's dontlognull off: a connection that sent nothing at all still gets its line (its
+    // address taken now: a closed socket no longer has one)
+    if (!this.config.log.dontlognull && this.config.log.requests) socket[CLIENT] = clientOf(socket);
+  }
+
+  private onClosed(socket: Tracked): void {
+    this.connections--;
+    const client = socket[CLIENT];
+    if (client !== undefined && socket[REQUESTS] === undefined) this.logBare(socket, client, -1, `${TERMINATION.clientAbort}R`);
   }
 
   /** A head the parser refused (or a header deadline): answered on the socket, then the close. */

@@ -38,6 +38,8 @@ export interface H1Handlers {
   clientError(err: Error & { code?: string; rawPacket?: Buffer; bytesParsed?: number }, socket: Socket): void;
   /** A new connection (h1 only), before anything is read. */
   connection(socket: Socket): void;
+  /** That connection's socket closed (also one handed to `upgrade`, when its tunnel ends). */
+  closed(socket: Socket): void;
 }
 
 const { kOnMessageBegin, kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, kOnExecute } = HTTPParser;
@@ -151,52 +153,65 @@ class Conn {
   }
 
   begin(): void {
-    const p = this.parser;
-    const s = this.socket;
+    const p = this.parser as ParserOf;
+    const s = this.socket as SocketOf;
     p.initialize(HTTPParser.REQUEST, {}, this.server.opts.maxHeaderSize, 0);
-    p[kOnMessageBegin] = () => {
-      this.headStart = this.bodyStart = performance.now();
-      this.idleSince = 0;
-    };
-    // past 32 header lines (or a head split over reads) the parser hands them, and the URL, over early
-    p[kOnHeaders] = (h: string[], url: string) => {
-      this.partial.push(...h);
-      this.partialUrl += url;
-    };
-    p[kOnHeadersComplete] = (maj: number, min: number, headers: string[] | undefined, method: number, url: string, _s: unknown, _m: unknown, upgrade: boolean, keepAlive: boolean) =>
-      this.onHead(maj, min, headers, method, url, upgrade, keepAlive);
-    p[kOnBody] = (b: Buffer) => {
-      const r = this.reading;
-      if (r !== null && !r.push(b)) readStop(this.socket);
-    };
-    p[kOnMessageComplete] = () => {
-      const r = this.reading;
-      this.reading = null;
-      this.bodyStart = 0;
-      if (r !== null) {
-        r.complete = true;
-        r.push(null);
-      }
-    };
-    p[kOnExecute] = (ret: unknown) => this.onExecute(ret);
+    // llhttp calls these with the parser as `this`: shared functions, no closures per connection
+    p[CONN] = this;
+    p[kOnMessageBegin] = onMessageBegin;
+    p[kOnHeaders] = onHeaders;
+    p[kOnHeadersComplete] = onHeadersComplete;
+    p[kOnBody] = onBody;
+    p[kOnMessageComplete] = onMessageComplete;
+    p[kOnExecute] = onExecute;
     // a connection that sends nothing is held to the header deadline too (slowloris)
     this.headStart = performance.now();
-    s.on("error", () => s.destroy());
-    s.on("close", () => this.onClose());
-    s.on("end", () => {
-      // the client finished sending: what is in progress is answered, then the connection ends
-      if (!this.closed && this.current === null && this.queue.length === 0) s.end();
-    });
+    s[CONN] = this;
+    s.on("error", onSocketError);
+    s.on("close", onSocketClose);
+    s.on("end", onSocketEnd);
     this.consumed = consumeSocket(p, s);
     // net and tls sockets have a stream handle until they close: one that closed before this had nothing to serve
     if (!this.consumed) s.destroy();
+  }
+
+  /** The parser began a request head. */
+  messageBegin(): void {
+    this.headStart = this.bodyStart = performance.now();
+    this.idleSince = 0;
+  }
+
+  /** Past 32 header lines (or a head split over reads) the parser hands them, and the URL, over early. */
+  headerPart(h: string[], url: string): void {
+    this.partial.push(...h);
+    this.partialUrl += url;
+  }
+
+  body(b: Buffer): void {
+    const r = this.reading;
+    if (r !== null && !r.push(b)) readStop(this.socket);
+  }
+
+  messageComplete(): void {
+    const r = this.reading;
+    this.reading = null;
+    this.bodyStart = 0;
+    if (r !== null) {
+      r.complete = true;
+      r.push(null);
+    }
+  }
+
+  /** The client finished sending: what is in progress is answered, then the connection ends. */
+  ended(): void {
+    if (!this.closed && this.current === null && this.queue.length === 0) this.socket.end();
   }
 
   isIdle(): boolean {
     return this.current === null && this.queue.length === 0 && this.reading === null;
   }
 
-  private onHead(maj: number, min: number, headers: string[] | undefined, method: number, url: string, upgrade: boolean, keepAlive: boolean): number {
+  onHead(maj: number, min: number, headers: string[] | undefined, method: number, url: string, upgrade: boolean, keepAlive: boolean): number {
     this.headStart = 0;
     let raw = headers ?? [];
     if (this.partial.length !== 0) {
@@ -255,7 +270,7 @@ class Conn {
     if (this.reading === null && this.headStart === 0) this.idleSince = performance.now();
   }
 
-  private onExecute(ret: unknown): void {
+  onExecute(ret: unknown): void {
     if (ret instanceof Error) {
       const err = ret as HeadError;
       err.rawPacket ??= this.parser.getCurrentBuffer() as Buffer;
@@ -308,13 +323,16 @@ class Conn {
     this.closed = true;
     this.server.forget(this);
     releaseParser(this.parser, this.consumed);
+    (this.parser as ParserOf)[CONN] = undefined;
   }
 
-  private onClose(): void {
+  onClose(): void {
+    this.on.closed(this.socket);
     if (this.closed) return;
     this.closed = true;
     this.server.forget(this);
     releaseParser(this.parser, this.consumed);
+    (this.parser as ParserOf)[CONN] = undefined;
     // the client left: whatever was in progress hears it ('close' before the end of the response)
     const r = this.reading;
     if (r !== null && !r.complete) r.destroy();
@@ -322,6 +340,38 @@ class Conn {
     for (const res of this.queue.splice(0)) res.clientGone();
   }
 
+}
+
+type ParserOf = HTTPParser & { [CONN]?: Conn };
+type SocketOf = Socket & { [CONN]?: Conn };
+const CONN = Symbol("edgelb.h1.conn");
+
+function onMessageBegin(this: ParserOf): void {
+  this[CONN]!.messageBegin();
+}
+function onHeaders(this: ParserOf, h: string[], url: string): void {
+  this[CONN]!.headerPart(h, url);
+}
+function onHeadersComplete(this: ParserOf, maj: number, min: number, headers: string[] | undefined, method: number, url: string, _s: unknown, _m: unknown, upgrade: boolean, keepAlive: boolean): number {
+  return this[CONN]!.onHead(maj, min, headers, method, url, upgrade, keepAlive);
+}
+function onBody(this: ParserOf, b: Buffer): void {
+  this[CONN]!.body(b);
+}
+function onMessageComplete(this: ParserOf): void {
+  this[CONN]!.messageComplete();
+}
+function onExecute(this: ParserOf, ret: unknown): void {
+  this[CONN]!.onExecute(ret);
+}
+function onSocketError(this: Socket): void {
+  this.destroy();
+}
+function onSocketClose(this: SocketOf): void {
+  this[CONN]!.onClose();
+}
+function onSocketEnd(this: SocketOf): void {
+  this[CONN]!.ended();
 }
 
 /** A client request (the IncomingMessage subset edgelb reads); its body is the stream. */
