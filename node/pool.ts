@@ -9,12 +9,20 @@ import { RetryBudget } from "../core/proxy/retry.ts";
 import { PoolCounters } from "../core/stats/counters.ts";
 import type { Logger } from "./log.ts";
 
-/** A request waiting for a free slot (every candidate at maxconn). */
-interface Waiter {
+/** A request waiting for a free slot (every candidate at maxconn); `gone` once served, timed out or cancelled. */
+export interface Waiter {
   exclude: readonly number[];
   key: number;
   done: (origin: number) => void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | null;
+  gone: boolean;
+}
+
+/** What a try needs from the pool to pick its origin (core/proxy Trip). */
+interface TripLike {
+  readonly retryOrigin: number;
+  readonly exclude: readonly number[];
+  readonly tried: readonly number[];
 }
 
 /** One pool at runtime on Node: config, health, policy, counters, a connection pool per origin (node/h1.ts, or undici for https), the queue. */
@@ -28,7 +36,14 @@ export class PoolRuntime {
   dispatchers: Upstream[];
   inflight: Int32Array;
   maxconn: Int32Array;
-  private readonly queue: Waiter[] = [];
+  /**
+   * The queue, first come first served: waiters from `head` on; one that left (its client went,
+   * its deadline passed) stays in place marked `gone` and is skipped, so leaving costs nothing
+   * however long the queue. `waiting` counts the ones still there.
+   */
+  private queue: Waiter[] = [];
+  private head = 0;
+  private waiting = 0;
 
   /**
    * `prev` = the health of the pool this one replaces on reload (kept for origins that keep their name).
@@ -55,27 +70,61 @@ export class PoolRuntime {
     return pickOrigin(this.policy, this.health.weights(Date.now()), this.inflight, this.maxconn, exclude, key);
   }
 
+  /**
+   * The origin of the next try of `trip`: `go(i, false)` now, or `go(i, true)` after a wait in the
+   * queue (i = NONE: nothing left, the queue full or its timeout passed). A first try waits behind
+   * the requests already queued, as in HAProxy: a slot that frees goes to the oldest waiter, not to
+   * whoever arrives then. `queued` is told before the wait begins. Returns the wait, for `cancel`.
+   */
+  route(trip: TripLike, key: number, go: (origin: number, fromQueue: boolean) => void, queued?: () => void): Waiter | null {
+    const sticky = trip.retryOrigin;
+    const i = sticky !== -1 ? sticky : this.waiting > 0 && trip.tried.length === 0 ? FULL : this.pick(trip.exclude, key);
+    if (i !== FULL) {
+      go(i, false);
+      return null;
+    }
+    queued?.();
+    return this.enqueue(trip.exclude, (j) => go(j, true), key);
+  }
+
   /** The affinity key of a client address when the pool balances by source; 0 otherwise (not computed). */
   keyOf(client: string | undefined): number {
     return this.cfg.balance === "source" ? hashKey(client ?? "") : 0;
   }
 
   /** Waits for a slot; `done` gets an origin index, or NONE on timeout, full queue or nothing left. */
-  enqueue(exclude: readonly number[], done: (origin: number) => void, key = 0): void {
-    if (this.queue.length >= this.cfg.maxQueue) return done(NONE);
-    const w: Waiter = {
-      exclude,
-      key,
-      done,
-      timer: setTimeout(() => {
-        const at = this.queue.indexOf(w);
-        if (at !== -1) this.queue.splice(at, 1);
-        this.queueChanged();
-        done(NONE);
-      }, this.cfg.timeouts.queue),
-    };
+  enqueue(exclude: readonly number[], done: (origin: number) => void, key = 0): Waiter | null {
+    if (this.waiting >= this.cfg.maxQueue) {
+      done(NONE);
+      return null;
+    }
+    const w: Waiter = { exclude, key, done, timer: null, gone: false };
+    w.timer = setTimeout(() => {
+      w.timer = null;
+      if (this.leave(w)) done(NONE);
+    }, this.cfg.timeouts.queue);
     this.queue.push(w);
-    this.counters.queued = this.queue.length;
+    this.waiting++;
+    this.counters.queued = this.waiting;
+    // a slot may be free already (the waiters ahead were all gone)
+    this.drain();
+    return w;
+  }
+
+  /** The request no longer waits (its client left, its deadline passed): its place is given up. */
+  cancel(w: Waiter | null): void {
+    if (w !== null) this.leave(w);
+  }
+
+  /** Marks `w` gone (false if it already was). */
+  private leave(w: Waiter): boolean {
+    if (w.gone) return false;
+    w.gone = true;
+    if (w.timer !== null) clearTimeout(w.timer);
+    w.timer = null;
+    this.waiting--;
+    this.queueChanged();
+    return true;
   }
 
   /** A try started on `origin`. */
@@ -88,16 +137,33 @@ export class PoolRuntime {
   release(origin: number): void {
     this.inflight[origin]--;
     this.counters.origins[origin].inflight--;
-    while (this.queue.length) {
-      const w = this.queue[0];
+    this.drain();
+  }
+
+  /** Hands free slots to the waiters in order, until one finds every candidate full. */
+  private drain(): void {
+    // this.queue is read afresh each turn: a waiter's `done` may queue (or drain) again
+    while (this.head < this.queue.length) {
+      const w = this.queue[this.head];
+      if (w.gone) {
+        this.head++;
+        continue;
+      }
       const i = this.pick(w.exclude, w.key);
-      if (i === FULL) return;
-      this.queue.shift();
-      this.queueChanged();
-      clearTimeout(w.timer);
+      if (i === FULL) break;
+      this.head++;
+      this.leave(w);
       w.done(i);
-      if (i === NONE) continue;
-      return;
+      if (i !== NONE) break;
+    }
+    // drop the part before head once it is most of the array
+    const q = this.queue;
+    if (this.head === q.length) {
+      q.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > q.length) {
+      this.queue = q.slice(this.head);
+      this.head = 0;
     }
   }
 
@@ -108,7 +174,7 @@ export class PoolRuntime {
    * close after the last of them.
    */
   async close(): Promise<void> {
-    while (this.queue.length) await new Promise<void>((r) => (this.drained = r));
+    while (this.waiting > 0) await new Promise<void>((r) => (this.drained = r));
     await Promise.all(this.dispatchers.map((d) => d.close()));
   }
 
@@ -116,8 +182,8 @@ export class PoolRuntime {
   private drained: (() => void) | null = null;
 
   private queueChanged(): void {
-    this.counters.queued = this.queue.length;
-    if (this.queue.length === 0 && this.drained) {
+    this.counters.queued = this.waiting;
+    if (this.waiting === 0 && this.drained) {
       const d = this.drained;
       this.drained = null;
       d();

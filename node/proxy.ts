@@ -5,12 +5,12 @@ import type { Dispatcher } from "undici";
 import { HeaderError, isTrusted, requestHeaders, responseHeaders } from "../core/proxy/headers.ts";
 import { FAILURES, Trip, type FailureKind } from "../core/proxy/retry.ts";
 import { upstreamTarget } from "../core/proxy/target.ts";
-import { FULL, NONE } from "../core/select/index.ts";
+import { NONE } from "../core/select/index.ts";
 import type { Config } from "../core/config/schema.ts";
 import { FAILURE_TERMINATION, TERMINATION } from "../core/log/httplog.ts";
 import { failureOf } from "./errors.ts";
 import { h2HasBody } from "./h2.ts";
-import type { PoolRuntime } from "./pool.ts";
+import type { PoolRuntime, Waiter } from "./pool.ts";
 import type { RequestTrace } from "./trace.ts";
 
 /** Aborts a try on purpose (a retryable status, the total deadline, the client left). */
@@ -115,6 +115,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private status = 0;
   private headWritten = false;
   private finished = false;
+  /** Its place in the pool's queue, while it waits for a slot. */
+  private waiter: Waiter | null = null;
   private deadline: NodeJS.Timeout | null = null;
   private lastFailure: FailureKind | null = null;
   private active = false;
@@ -155,16 +157,16 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Picks the next origin and sends; or queues; or gives up. */
   next(): void {
     if (this.finished) return;
-    const sticky = this.trip.retryOrigin;
-    const i = sticky !== -1 ? sticky : this.pool.pick(this.trip.exclude, this.key);
-    if (i === FULL) {
-      this.trace?.queued(performance.now());
-      return this.pool.enqueue(this.trip.exclude, (j) => this.sendTo(j, true), this.key);
-    }
-    this.sendTo(i, false);
+    this.waiter = this.pool.route(this.trip, this.key, this.go, this.trace ? this.onQueued : undefined);
   }
 
+  private readonly onQueued = (): void => this.trace?.queued(performance.now());
+
+  /** The origin of the next try (fromQueue: after a wait in the pool's queue). */
+  private readonly go = (i: number, fromQueue: boolean): void => this.sendTo(i, fromQueue);
+
   private sendTo(i: number, fromQueue: boolean): void {
+    this.waiter = null;
     if (this.finished) return;
     const t = this.trace;
     if (t && fromQueue) t.dequeued(performance.now());
@@ -337,6 +339,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    // a request that leaves while queued gives its place up (the slot goes to the next in line)
+    this.pool.cancel(this.waiter);
+    this.waiter = null;
     this.trip.end();
     if (this.deadline) clearTimeout(this.deadline);
   }

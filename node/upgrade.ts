@@ -8,9 +8,9 @@ import { HeaderError, isTrusted, responseHeaders } from "../core/proxy/headers.t
 import { FAILURES, Trip, type FailureKind } from "../core/proxy/retry.ts";
 import { upstreamTarget } from "../core/proxy/target.ts";
 import { acceptsTunnel, isWebSocketUpgrade, switchingHeaders, tunnelFailed, upgradeRequestHeaders } from "../core/proxy/upgrade.ts";
-import { FULL, NONE } from "../core/select/index.ts";
+import { NONE } from "../core/select/index.ts";
 import { failureOf } from "./errors.ts";
-import type { PoolRuntime } from "./pool.ts";
+import type { PoolRuntime, Waiter } from "./pool.ts";
 import { lazyTls, originTls } from "./tls.ts";
 
 /** Whether a request asks for a WebSocket upgrade (the only one tunnelled); others are served as plain requests. */
@@ -105,6 +105,8 @@ class Tunnel {
   private lastFailure: FailureKind | null = null;
   /** The client has its answer (ours or the origin's) or left: no further try. */
   private finished = false;
+  /** Its place in the pool's queue, while it waits for a slot. */
+  private waiter: Waiter | null = null;
   /** A 101 went to the client: bytes flow both ways. */
   private tunnelling = false;
   private readonly startedAt = performance.now();
@@ -148,13 +150,11 @@ class Tunnel {
   /** Picks the next origin and connects; or queues; or gives up. */
   private next(): void {
     if (this.finished) return;
-    const sticky = this.trip.retryOrigin;
-    const i = sticky !== -1 ? sticky : this.pool.pick(this.trip.exclude, this.key);
-    if (i === FULL) return this.pool.enqueue(this.trip.exclude, (j) => this.sendTo(j, true), this.key);
-    this.sendTo(i, false);
+    this.waiter = this.pool.route(this.trip, this.key, (i, fromQueue) => this.sendTo(i, fromQueue));
   }
 
   private sendTo(i: number, fromQueue: boolean): void {
+    this.waiter = null;
     if (this.finished) return;
     const counters = this.pool.counters;
     if (i === NONE) {
@@ -392,6 +392,8 @@ class Tunnel {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.pool.cancel(this.waiter);
+    this.waiter = null;
     this.trip.end();
   }
 }

@@ -1,7 +1,7 @@
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../core/config/parse.ts";
-import { killOrigins, load, poolOf, send, startBalancer, startOrigin } from "../support/harness.ts";
+import { killOrigins, load, poolOf, send, startBalancer, startOrigin, waitFor } from "../support/harness.ts";
 
 afterEach(killOrigins);
 
@@ -46,6 +46,40 @@ describe("limits and deadlines (Node build)", () => {
       expect(statuses).toEqual([200, 200, 503]);
       expect(b.stats().queueTimeouts).toBe(1);
     } finally {
+      await b.close();
+    }
+  });
+
+  it("a request whose client leaves the queue gives its place up at once; a freed slot goes to the oldest waiter, not to a newcomer", async () => {
+    const web01 = await startOrigin("web01");
+    await web01.setMode({ mode: "ok", delayMs: 300 });
+    const b = await startBalancer({
+      pools: { webfarm: { origins: [{ name: "web01", url: web01.url, maxconn: 1 }], check: { enabled: false }, timeouts: { queue: "3s" } } },
+    });
+    const gone = new net.Socket();
+    try {
+      const a = send(b.url, { headers: { "x-request-id": "a" } });
+      await waitFor(() => b.stats().origins[0].inflight === 1, 2000);
+      // b waits in the queue, then its client goes away
+      const u = new URL(b.url);
+      gone.on("error", () => {});
+      gone.connect(Number(u.port), u.hostname, () => gone.write("GET / HTTP/1.1\r\nhost: x\r\nx-request-id: b\r\n\r\n"));
+      await waitFor(() => b.stats().queued === 1, 2000);
+      const c = send(b.url, { headers: { "x-request-id": "c" } });
+      await waitFor(() => b.stats().queued === 2, 2000);
+      gone.destroy();
+      await waitFor(() => b.stats().queued === 1, 2000);
+      // a's answer frees the slot: c (waiting since before) takes it; d, arriving now, waits behind c
+      expect((await a).status).toBe(200);
+      const d = send(b.url, { headers: { "x-request-id": "d" } });
+      const [rc, rd] = await Promise.all([c, d]);
+      expect([rc.status, rd.status]).toEqual([200, 200]);
+      await web01.sync();
+      expect(web01.requests.map((r) => r.id)).toEqual(["a", "c", "d"]);
+      expect(b.stats().queueTimeouts).toBe(0);
+      expect(b.stats().queued).toBe(0);
+    } finally {
+      gone.destroy();
       await b.close();
     }
   });
