@@ -17,6 +17,8 @@ declare module "node:_http_common" {
     consume(handle: object): void;
     /** Gives the stream handle back to JS reads (an upgrade's tunnel). */
     unconsume(): void;
+    /** Parses bytes handed over from JS: the count parsed, or the error (callbacks run meanwhile). */
+    execute(data: Buffer): number | Error;
     /** The buffer being parsed (an error's raw packet; an upgrade's trailing bytes). */
     getCurrentBuffer(): Buffer;
     /** Async hooks' destroy (a parser kept for reuse). */

@@ -223,6 +223,29 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
     expect(parsers.inUse).toBeLessThanOrEqual(before);
   });
 
+  it("a connection with nothing to read for two sweeps gives its parser back and takes one again for its next bytes", async () => {
+    const b = await balancer(await origin());
+    const conns = await Promise.all(Array.from({ length: 20 }, () => raw(b)));
+    for (const c of conns) c.s.write("GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
+    await until(() => conns.every((c) => responses(c.seen.text).length === 1));
+    expect(b.lb.server.parsing).toBe(20);
+    const busy = parsers.inUse;
+    // the sweep runs every 250 ms: after two with nothing read, the 20 client parsers are back
+    await until(() => b.lb.server.parsing === 0, 2000);
+    expect(parsers.inUse).toBe(busy - 20);
+    // the next bytes of each: a pipelined GET and a POST with its body, answered in order
+    for (const c of conns) c.s.write("GET /two HTTP/1.1\r\nHost: x\r\n\r\nPOST /three HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    await until(() => conns.every((c) => responses(c.seen.text).length === 3));
+    for (const c of conns) expect(responses(c.seen.text).map((r) => [r.status, r.body])).toEqual([[200, "GET /one "], [200, "GET /two "], [200, "POST /three hello"]]);
+    // parked again, a client's FIN still ends its connection; a malformed head still gets its 400
+    await until(() => b.lb.server.parsing === 0, 2000);
+    conns[0].s.end();
+    conns[1].s.write("GET / HTTP/1.1\r\nHost x\r\n\r\n");
+    await until(() => conns[0].seen.closedAt !== 0 && conns[1].seen.closedAt !== 0);
+    expect(responses(conns[1].seen.text).map((r) => r.status)).toEqual([200, 200, 200, 400]);
+    expect(b.stats().origins[0].tries).toBe(60);
+  });
+
   it("a request body cut short by the client's FIN is not forwarded and gets no answer", async () => {
     const b = await balancer(await origin());
     const d = await raw(b);
