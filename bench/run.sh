@@ -35,6 +35,12 @@
 #                 After each scenario its /__edgelb/stats?format=json gives the Durable Object calls
 #                 (onRequestPath, background, flushes, errors) per proxied request over the recorded runs.
 # Scenarios: c64-100b, c1-100b, c64-16k; each: warm-up (not recorded), then RUNS runs of DUR s.
+# Then c9000-100b for haproxy-ka and edgelb (when listed): 9,000 keep-alive connections (wrk -c9000,
+# fd limit raised to 20,000), both with maxconn 256 per origin (HAProxy: global maxconn 8000 as in its
+# config; edgelb: maxQueue 10000); per round a fresh start, a warm-up, one run; recorded apart
+# (c9000.tsv): req/s, errors (wrk counts a response slower than 2 s as a timeout), connections still
+# in the listen queue mid-run (accepted by the kernel, never by the proxy: their requests get no
+# answer, which wrk does not count), and VmHWM after the run.
 # Runs are interleaved: round 1 runs every config (started afresh, each scenario warmed up, then
 # run once), then round 2, ... so that a slow minute of a shared VM (it swings 2x here) falls on
 # every config alike instead of on whichever ran then; `--sequential` runs each config's runs back
@@ -187,11 +193,11 @@ start_origins() {
 EDGELB_NODE_OPTIONS="NODE_OPTIONS=$(sed -n 's/^Environment=NODE_OPTIONS=//p' "$ROOT/deploy/edgelb.service")"
 EDGELB_CFG="$WORK/run/edgelb.json"
 cat > "$EDGELB_CFG" <<'EOF'
-{"listen":{"host":"127.0.0.1","port":8080},"log":{"requests":false},"pools":{"bench":{"origins":[{"name":"a","url":"http://127.0.0.1:9101"},{"name":"b","url":"http://127.0.0.1:9102"}],"check":{"path":"/100b"}}}}
+{"listen":{"host":"127.0.0.1","port":8080},"log":{"requests":false},"pools":{"bench":{"maxQueue":10000,"origins":[{"name":"a","url":"http://127.0.0.1:9101","maxconn":256},{"name":"b","url":"http://127.0.0.1:9102","maxconn":256}],"check":{"path":"/100b"}}}}
 EOF
 EDGELB_LOG_CFG="$WORK/run/edgelb-log.json"
 cat > "$EDGELB_LOG_CFG" <<EOF
-{"listen":{"host":"127.0.0.1","port":8080},"log":{"requests":true,"to":"$WORK/run/edgelb-requests.log"},"pools":{"bench":{"origins":[{"name":"a","url":"http://127.0.0.1:9101"},{"name":"b","url":"http://127.0.0.1:9102"}],"check":{"path":"/100b"}}}}
+{"listen":{"host":"127.0.0.1","port":8080},"log":{"requests":true,"to":"$WORK/run/edgelb-requests.log"},"pools":{"bench":{"maxQueue":10000,"origins":[{"name":"a","url":"http://127.0.0.1:9101","maxconn":256},{"name":"b","url":"http://127.0.0.1:9102","maxconn":256}],"check":{"path":"/100b"}}}}
 EOF
 
 # ---------------------------------------------------------------- HTTPS (haproxy-tls, edgelb-tls)
@@ -457,6 +463,41 @@ else
       run_config "$cfg" "$r"
     done
   done
+fi
+# 9,000 concurrent keep-alive connections (issue 7): haproxy-ka and edgelb only
+C9K=9000; C9K_TSV="$WORK/c9000.tsv"
+printf 'config\tround\tunaccepted\tVmHWM_kB\n' > "$C9K_TSV"
+c9000_round() { # c9000_round CONFIG ROUND
+  local cfg=$1 r=$2 p rss=0 q
+  if ! start_proxy "$cfg" || ! wait_ready "$TARGET_PORT" /100b "$READY_TIMEOUT" "$PROXY_PID"; then
+    fail_config "$cfg" "c9000: did not start: ${FAIL_REASON:-no 200}"; stop_session "$PROXY_PID"; PROXY_PID=""; return 1
+  fi
+  wrk_run "$cfg" c9000-100b warm /100b $C9K "$WARM" 0
+  sleep 1
+  # the listen queue mid-run: connections the kernel accepted and the proxy did not (yet)
+  ( sleep $(( (DUR + 1) / 2 )); ss -Hlnt "sport = :$TARGET_PORT" | awk '{print $2; exit}' > "$WORK/run/c9000-backlog" ) &
+  local sampler=$!
+  wrk_run "$cfg" c9000-100b "$r" /100b $C9K "$DUR"
+  wait "$sampler" 2>/dev/null
+  q=$(cat "$WORK/run/c9000-backlog" 2>/dev/null); q=${q:--}
+  for p in $(session_pids "$PROXY_PID"); do rss=$((rss + $(awk '/^VmHWM/{print $2}' /proc/$p/status 2>/dev/null || echo 0))); done
+  printf '%s\t%s\t%s\t%s\n' "$cfg" "$r" "$q" "$rss" >> "$C9K_TSV"
+  log "  $cfg c9000 #$r: listen queue mid-run $q, VmHWM $((rss / 1024)) MiB"
+  stop_session "$PROXY_PID"; PROXY_PID=""
+}
+C9K_CFGS=()
+for cfg in "${CFG_LIST[@]}"; do
+  case $cfg in haproxy-ka|edgelb) cut -f1 "$FAIL_TSV" | grep -qx -- "$cfg" || C9K_CFGS+=("$cfg") ;; esac
+done
+if [ ${#C9K_CFGS[@]} -gt 0 ]; then
+  if ulimit -n 20000 2>/dev/null; then
+    for r in $(seq 1 "$RUNS"); do
+      log "c9000 round $r of $RUNS"
+      for cfg in "${C9K_CFGS[@]}"; do c9000_round "$cfg" "$r"; done
+    done
+  else
+    log "c9000 skipped: the open-file limit cannot be raised to 20000 (hard limit $(ulimit -Hn))"
+  fi
 fi
 # cold starts of the plain-HTTP proxies (not --quick)
 if [ "$QUICK" = 0 ]; then

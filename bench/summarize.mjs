@@ -90,8 +90,24 @@ const stat = (cfg, sc) => {
   };
 };
 
+// 9,000 connections: a table of its own (its RSS is measured after that run, not per round)
+const C9K = 'c9000-100b';
+const c9kRows = tsv('c9000.tsv').map((r) => ({ config: r.config, round: r.round, unaccepted: num(r.unaccepted), VmHWM_kB: num(r.VmHWM_kB) }));
+const c9k = configs.map((cfg) => {
+  const x = stat(cfg, C9K);
+  if (!x) return null;
+  const rows = c9kRows.filter((r) => r.config === cfg);
+  return {
+    config: cfg, runs: x.runs, rps: x.rps, rps_min: x.rps_min, rps_max: x.rps_max, cpu_us_per_req: x.cpu_us_per_req, p50_ms: x.p50_ms, p99_ms: x.p99_ms,
+    errors: x.errors, unaccepted_max: Math.max(...rows.map((r) => r.unaccepted).filter(Number.isFinite), 0),
+    rss_mib: Math.max(...rows.map((r) => r.VmHWM_kB).filter(Number.isFinite), NaN) / 1024,
+  };
+}).filter(Boolean);
+const c9kRef = c9k.find((x) => x.config === REF);
+for (const x of c9k) x.rps_vs_haproxy = c9kRef ? x.rps / c9kRef.rps : NaN;
+
 const summary = [];
-for (const sc of scenarios) {
+for (const sc of scenarios.filter((sc) => sc !== C9K)) {
   // HTTPS scenarios are compared with HAProxy terminating the same certificate
   const ref = stat(sc.startsWith('tls-') ? 'haproxy-tls' : REF, sc);
   for (const cfg of configs) {
@@ -184,6 +200,13 @@ if (doCalls.length) {
     md += `| ${d.config} | ${d.scenario} | ${f0(d.wrk_requests)} | ${f0(d.pool_requests)} | ${c(d.onRequestPath)} | ${c(d.background)} | ${c(d.flushes)} | ${c(d.errors)} | ${c(d.checked_origins)} | ${d.note} |\n`;
   }
 }
+if (c9k.length) {
+  md += `\n### 9,000 concurrent keep-alive connections (wrk -c9000, /100b; maxconn 256 per origin on both)\n\n`;
+  md += `errors = wrk's socket errors + non-2xx over the runs (a response slower than wrk's 2 s timeout counts as a timeout); `;
+  md += `unaccepted = connections in the proxy's listen queue mid-run, the highest of the runs (the kernel accepted them, the proxy not: HAProxy stops accepting at its global maxconn 8000, and their requests get no answer, which wrk does not count); RSS = VmHWM after the run, the highest.\n\n`;
+  md += '| config | req/s | ÷ HAProxy | CPU µs/req | p50 ms | p99 ms | errors | unaccepted | RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n';
+  for (const x of c9k) md += `| ${x.config} | ${f0(x.rps)} | ${fr(x.rps_vs_haproxy)} | ${f2(x.cpu_us_per_req)} | ${f3(x.p50_ms)} | ${f3(x.p99_ms)} | ${x.errors} | ${x.unaccepted_max} | ${Number.isFinite(x.rss_mib) ? x.rss_mib.toFixed(0) : '–'} |\n`;
+}
 if (added.length) {
   md += `\n### Added latency at c1 (/100b): p50 through the proxy − p50 direct\n\n| config | p50 ms | direct p50 ms | added p50 µs | added p99 µs |\n|---|---|---|---|---|\n`;
   for (const a of added) md += `| ${a.config} | ${f3(a.p50_ms)} | ${f3(a.direct_p50_ms)} | ${f0(a.added_p50_ms * 1000)} | ${f0(a.added_p99_ms * 1000)} |\n`;
@@ -248,6 +271,11 @@ const json = {
     }),
     do_calls: doCalls.map((d) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]))),
   },
+  c9000: c9k.map((x) => ({
+    config: x.config, runs: x.runs, rps: round(x.rps, 1), rps_min: round(x.rps_min, 1), rps_max: round(x.rps_max, 1), rps_vs_haproxy: round(x.rps_vs_haproxy, 3),
+    cpu_us_per_req: round(x.cpu_us_per_req, 2), p50_ms: round(x.p50_ms, 3), p99_ms: round(x.p99_ms, 3), errors: x.errors,
+    unaccepted_max: x.unaccepted_max, rss_mib: round(x.rss_mib, 1),
+  })),
   added_latency_c1: added.map((a) => ({ config: a.config, p50_ms: round(a.p50_ms, 3), direct_p50_ms: round(a.direct_p50_ms, 3), added_p50_ms: round(a.added_p50_ms, 3), added_p99_ms: round(a.added_p99_ms, 3) })),
   failed,
   runs: runs.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]))),
