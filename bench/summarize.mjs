@@ -97,10 +97,11 @@ const c9k = configs.map((cfg) => {
   const x = stat(cfg, C9K);
   if (!x) return null;
   const rows = c9kRows.filter((r) => r.config === cfg);
+  const rss = rows.map((r) => r.VmHWM_kB).filter(Number.isFinite);
   return {
     config: cfg, runs: x.runs, rps: x.rps, rps_min: x.rps_min, rps_max: x.rps_max, cpu_us_per_req: x.cpu_us_per_req, p50_ms: x.p50_ms, p99_ms: x.p99_ms,
     errors: x.errors, unaccepted_max: Math.max(...rows.map((r) => r.unaccepted).filter(Number.isFinite), 0),
-    rss_mib: Math.max(...rows.map((r) => r.VmHWM_kB).filter(Number.isFinite), NaN) / 1024,
+    rss_mib: rss.length ? Math.max(...rss) / 1024 : NaN,
   };
 }).filter(Boolean);
 const c9kRef = c9k.find((x) => x.config === REF);

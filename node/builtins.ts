@@ -9,3 +9,4 @@ export const http: typeof import("node:http") = process.getBuiltinModule("node:h
 export const fs: typeof import("node:fs") = process.getBuiltinModule("node:fs");
 export const fsp: typeof import("node:fs/promises") = process.getBuiltinModule("node:fs/promises");
 export const crypto: typeof import("node:crypto") = process.getBuiltinModule("node:crypto");
+export const v8: typeof import("node:v8") = process.getBuiltinModule("node:v8");
