@@ -205,7 +205,7 @@ TLS_DIR="$WORK/run/tls"
 make_tls() { # one self-signed P-256 certificate for both proxies; HAProxy wants cert + key in one file
   mkdir -p "$TLS_DIR"
   # request logs off on both sides, as for haproxy-ka / edgelb
-  printf '%s\n' "{\"listen\":{\"host\":\"127.0.0.1\",\"port\":8080,\"tls\":{\"certificates\":[{\"cert\":\"$TLS_DIR/cert.pem\",\"key\":\"$TLS_DIR/key.pem\"}]}},\"pools\":{\"bench\":{\"origins\":[{\"name\":\"a\",\"url\":\"http://127.0.0.1:9101\"},{\"name\":\"b\",\"url\":\"http://127.0.0.1:9102\"}],\"check\":{\"path\":\"/100b\"}}},\"log\":{\"requests\":false}}" > "$TLS_DIR/edgelb.json"
+  printf '%s\n' "{\"listen\":{\"host\":\"127.0.0.1\",\"port\":8080,\"tls\":{\"certificates\":[{\"cert\":\"$TLS_DIR/cert.pem\",\"key\":\"$TLS_DIR/key.pem\"}]}},\"pools\":{\"bench\":{\"maxQueue\":10000,\"origins\":[{\"name\":\"a\",\"url\":\"http://127.0.0.1:9101\",\"maxconn\":256},{\"name\":\"b\",\"url\":\"http://127.0.0.1:9102\",\"maxconn\":256}],\"check\":{\"path\":\"/100b\"}}},\"log\":{\"requests\":false}}" > "$TLS_DIR/edgelb.json"
   [ -f "$TLS_DIR/combined.pem" ] && return 0
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" \
     -days 2 -subj "/CN=bench.test" -addext "subjectAltName=DNS:bench.test,IP:127.0.0.1" 2>/dev/null || return 1
