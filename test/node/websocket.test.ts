@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import net, { type AddressInfo, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { parseConfig, formatIssue } from "../../core/config/parse.ts";
@@ -288,6 +288,33 @@ describe("WebSocket through the Node balancer", () => {
     expect(s.origins[0].status["4xx"]).toBe(1);
     expect(s.tunnels).toBe(0);
     expect(s.origins[0].inflight).toBe(0);
+  });
+
+  it("an upgrade on a keep-alive connection idle long enough to have given its parser back: 101, then frames both ways", async () => {
+    const b = await balancer([{ name: a.name, url: a.url }]);
+    const u = new URL(b.url);
+    const s = net.connect(Number(u.port), u.hostname);
+    s.on("error", () => {});
+    let got = Buffer.alloc(0);
+    s.on("data", (d: Buffer) => (got = Buffer.concat([got, d])));
+    await new Promise((r) => s.once("connect", r));
+    try {
+      s.write("GET /plain HTTP/1.1\r\nHost: x\r\n\r\n");
+      await waitFor(() => got.includes("\r\n\r\n") && got.toString("latin1").includes('"origin":"ws-a"'), 2000);
+      // two sweeps with nothing read: the connection has no parser now
+      await waitFor(() => b.lb.server.parsing === 0, 2000);
+      got = Buffer.alloc(0);
+      s.write("GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+      await waitFor(() => got.includes("hello from ws-a"), 2000);
+      expect(got.toString("latin1")).toMatch(/^HTTP\/1\.1 101 /);
+      // a masked text frame "hi" from the client; the origin answers "ws-a:hi"
+      const mask = Buffer.from([1, 2, 3, 4]);
+      const payload = Buffer.from("hi").map((c, i) => c ^ mask[i % 4]);
+      s.write(Buffer.concat([Buffer.from([0x81, 0x80 | 2]), mask, payload]));
+      await waitFor(() => got.includes("ws-a:hi"), 2000);
+    } finally {
+      s.destroy();
+    }
   });
 
   it("a GET with Upgrade: h2c is served as a plain request, Upgrade removed", async () => {
