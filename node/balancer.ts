@@ -4,7 +4,7 @@ import type { Http2Server } from "node:http2";
 import net, { type AddressInfo, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import type { Config } from "../core/config/schema.ts";
+import type { Config, ListenerConfig } from "../core/config/schema.ts";
 import { poolStats, type BalancerStats, type ReloadStats } from "../core/stats/model.ts";
 import { createRouter } from "../core/proxy/route.ts";
 import { controlTarget, headOverflowStatus, validateRequest } from "../core/proxy/validate.ts";
@@ -45,6 +45,8 @@ type Tracked = Socket & { [TQ_START]?: number; [BYTES_LOGGED]?: number; [REQUEST
 interface Listener {
   server: net.Server;
   swap?: (certs: LoadedCert[]) => void;
+  /** The other listening sockets of the same address (`acceptors`): each hands its connections to `server`. */
+  acceptors: net.Server[];
 }
 
 /** The self-hosted balancer: one HTTP/1.1 engine (node/h1server.ts), keep-alive connections to each origin (node/h1.ts; undici for https), checks on timers. */
@@ -154,7 +156,7 @@ export class Balancer {
           if (socket.alpnProtocol === "h2" && h2) h2.emit("connection", socket);
           else this.server.accept(socket);
         });
-        entry = { server: t.server, swap: t.swap };
+        entry = { server: t.server, swap: t.swap, acceptors: [] };
       } else {
         const redirect = l.redirectHttps;
         entry = {
@@ -162,21 +164,28 @@ export class Balancer {
             if (redirect) socket[REDIRECT] = redirect;
             this.server.accept(socket);
           }),
+          acceptors: [],
         };
       }
       // a TLS listener's handshakes count against the same limit as plain connections
       if (this.config.client.maxConnections > 0) entry.server.maxConnections = this.config.client.maxConnections;
-      await new Promise<void>((resolve, reject) => {
-        // the caller says which listener could not bind
-        entry.server.once("error", (e) => reject(Object.assign(e, { listener: l })));
-        // reusePort (SO_REUSEPORT, Node >= 22.12 on Linux): a new process binds the port while this one drains
-        // backlog: Node's default 511 drops SYNs when thousands of clients connect at once (the kernel
-        // caps it at net.core.somaxconn; HAProxy uses its maxconn)
-        entry.server.listen({ port: l.port, host: l.host, backlog: 8192, ...(l.reusePort ? { reusePort: true } : {}) }, () => {
-          entry.server.off("error", reject);
-          resolve();
-        });
-      });
+      const shared = l.reusePort || l.acceptors > 1;
+      if (l.acceptors > 1) {
+        if (process.platform !== "linux") throw Object.assign(new Error(`listen[${i}].acceptors > 1 needs Linux (SO_REUSEPORT)`), { listener: l });
+        // without reusePort the port must be free, as a plain bind would have found (a second instance fails)
+        if (!l.reusePort && l.port !== 0) await bind(net.createServer(), l, false).then((probe) => probe.close());
+      }
+      // reusePort (SO_REUSEPORT, Node >= 22.12 on Linux): a new process binds the port while this one drains
+      await bind(entry.server, l, shared);
+      const port = (entry.server.address() as AddressInfo).port;
+      for (let k = 1; k < l.acceptors; k++) {
+        const main = entry.server;
+        // (client.maxConnections is refused with acceptors > 1: it would count per socket)
+        const extra = net.createServer({ noDelay: true }, (socket) => main.emit("connection", socket));
+        await bind(extra, { ...l, port }, true);
+        extra.on("error", (e) => this.log.error({ event: "listener-error", error: String(e) }));
+        entry.acceptors.push(extra);
+      }
       entry.server.on("error", (e) => this.log.error({ event: "listener-error", error: String(e) }));
       this.listeners.push(entry);
     }
@@ -459,7 +468,7 @@ export class Balancer {
   close(graceMs = 30_000, lingerMs = 0): Promise<void> {
     this.closing ??= (async () => {
       // the listening sockets only: keep-alive connections stay (closing the idle ones now would race their next request)
-      for (const l of this.listeners) l.server.close();
+      for (const l of this.listeners) for (const srv of [l.server, ...l.acceptors]) srv.close();
       // HTTP/2 clients are told to open no new streams; those in flight finish
       this.h2?.close();
       const start = Date.now();
@@ -488,6 +497,22 @@ function listenShape(c: Config) {
 }
 
 /** The peer as HAProxy logs it: addr:port. */
+/**
+ * Binds `server` to the listener's address; the error names the listener. backlog: Node's default
+ * 511 drops SYNs when thousands of clients connect at once (the kernel caps it at
+ * net.core.somaxconn; HAProxy uses its maxconn).
+ */
+function bind(server: net.Server, l: ListenerConfig, reusePort: boolean): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const fail = (e: Error) => reject(Object.assign(e, { listener: l }));
+    server.once("error", fail);
+    server.listen({ port: l.port, host: l.host, backlog: 8192, ...(reusePort ? { reusePort: true } : {}) }, () => {
+      server.off("error", fail);
+      resolve(server);
+    });
+  });
+}
+
 function clientOf(socket: Socket): string {
   return `${socket.remoteAddress}:${socket.remotePort}`;
 }

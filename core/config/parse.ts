@@ -136,6 +136,9 @@ function crossChecks(input: unknown): Found[] {
     else bound.set(at, formatPath(keys));
     if (l.tls !== undefined && l.redirectHttps !== undefined)
       out.push({ keys: [...keys, "redirectHttps"], message: "is for a plain http listener (this one has tls)", value: l.redirectHttps });
+    const maxConnections = isObject(input.client) ? input.client.maxConnections : undefined;
+    if (typeof l.acceptors === "number" && l.acceptors > 1 && typeof maxConnections === "number" && maxConnections > 0)
+      out.push({ keys: [...keys, "acceptors"], message: "must be 1 when client.maxConnections is set (the limit is kept per listening socket)", value: l.acceptors });
   }
   if (typeof input.defaultPool === "string" && !Object.hasOwn(pools, input.defaultPool))
     out.push({ keys: ["defaultPool"], message: `names no pool (${known})`, value: input.defaultPool });
