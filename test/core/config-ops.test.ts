@@ -42,8 +42,8 @@ describe("listeners (issue 9): one or a list, TLS certificates, a redirect to ht
     const r = parseConfig({ ...base, listen: [{ port: 443, tls: { certificates: [cert] } }, { port: 80, redirectHttps: 443 }] });
     if (!r.ok) throw new Error(r.issues.map(formatIssue).join("\n"));
     expect(r.config.listen).toEqual([
-      { host: "0.0.0.0", port: 443, reusePort: false, tls: { certificates: [cert], http2: true } },
-      { host: "0.0.0.0", port: 80, reusePort: false, redirectHttps: 443 },
+      { host: "0.0.0.0", port: 443, reusePort: false, acceptors: 1, tls: { certificates: [cert], http2: true } },
+      { host: "0.0.0.0", port: 80, reusePort: false, acceptors: 1, redirectHttps: 443 },
     ]);
   });
 

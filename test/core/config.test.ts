@@ -42,7 +42,7 @@ describe("the minimal file gets HAProxy's defaults", () => {
   it("parses, with the only pool as the default pool", () => {
     expect(cfg.defaultPool).toBe("webfarm");
     // one listener object is read as a list of one
-    expect(cfg.listen).toEqual([{ host: "127.0.0.1", port: 8080, reusePort: false }]);
+    expect(cfg.listen).toEqual([{ host: "127.0.0.1", port: 8080, reusePort: false, acceptors: 1 }]);
     expect(cfg.prefix).toBe("/__edgelb");
     expect(cfg.routes).toEqual([]);
   });
