@@ -173,7 +173,10 @@ export class Balancer {
       if (l.acceptors > 1) {
         if (process.platform !== "linux") throw Object.assign(new Error(`listen[${i}].acceptors > 1 needs Linux (SO_REUSEPORT)`), { listener: l });
         // without reusePort the port must be free, as a plain bind would have found (a second instance fails)
-        if (!l.reusePort && l.port !== 0) await bind(net.createServer(), l, false).then((probe) => probe.close());
+        if (!l.reusePort && l.port !== 0) {
+          const probe = await bind(net.createServer(), l, false);
+          await new Promise((r) => probe.close(r));
+        }
       }
       // reusePort (SO_REUSEPORT, Node >= 22.12 on Linux): a new process binds the port while this one drains
       await bind(entry.server, l, shared);
@@ -496,7 +499,6 @@ function listenShape(c: Config) {
   return c.listen.map((l) => ({ host: l.host, port: l.port, reusePort: l.reusePort, tls: !!l.tls, http2: l.tls?.http2, redirect: l.redirectHttps }));
 }
 
-/** The peer as HAProxy logs it: addr:port. */
 /**
  * Binds `server` to the listener's address; the error names the listener. backlog: Node's default
  * 511 drops SYNs when thousands of clients connect at once (the kernel caps it at
@@ -513,6 +515,7 @@ function bind(server: net.Server, l: ListenerConfig, reusePort: boolean): Promis
   });
 }
 
+/** The peer as HAProxy logs it: addr:port. */
 function clientOf(socket: Socket): string {
   return `${socket.remoteAddress}:${socket.remotePort}`;
 }

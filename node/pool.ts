@@ -5,7 +5,7 @@ import { originTls } from "./tls.ts";
 import { HealthStore, type HealthChange } from "../core/health/store.ts";
 import { carryOver, type PoolHealth } from "../core/health/state.ts";
 import { createPolicy, FULL, hashKey, NONE, pickOrigin, type Policy } from "../core/select/index.ts";
-import { RetryBudget } from "../core/proxy/retry.ts";
+import { RetryBudget, type Trip } from "../core/proxy/retry.ts";
 import { PoolCounters } from "../core/stats/counters.ts";
 import type { Logger } from "./log.ts";
 
@@ -18,11 +18,12 @@ export interface Waiter {
   gone: boolean;
 }
 
-/** What a try needs from the pool to pick its origin (core/proxy Trip). */
-interface TripLike {
-  readonly retryOrigin: number;
-  readonly exclude: readonly number[];
-  readonly tried: readonly number[];
+/** A request being routed (node/proxy.ts Exchange, node/upgrade.ts Tunnel). */
+export interface Routed {
+  /** The origin of its next try; fromQueue: after a wait in the queue (NONE: nothing left, the queue full or its timeout passed). */
+  sendTo(origin: number, fromQueue: boolean): void;
+  /** Told before a wait in the queue begins. */
+  queued?(): void;
 }
 
 /** One pool at runtime on Node: config, health, policy, counters, a connection pool per origin (node/h1.ts, or undici for https), the queue. */
@@ -71,20 +72,19 @@ export class PoolRuntime {
   }
 
   /**
-   * The origin of the next try of `trip`: `go(i, false)` now, or `go(i, true)` after a wait in the
-   * queue (i = NONE: nothing left, the queue full or its timeout passed). A first try waits behind
-   * the requests already queued, as in HAProxy: a slot that frees goes to the oldest waiter, not to
-   * whoever arrives then. `queued` is told before the wait begins. Returns the wait, for `cancel`.
+   * The origin of the next try of `trip`, handed to `r.sendTo` now or after a wait in the queue. A
+   * first try waits behind the requests already queued, as in HAProxy: a slot that frees goes to
+   * the oldest waiter, not to whoever arrives then. Returns the wait (for `cancel`), else null.
    */
-  route(trip: TripLike, key: number, go: (origin: number, fromQueue: boolean) => void, queued?: () => void): Waiter | null {
+  route(trip: Pick<Trip, "retryOrigin" | "exclude" | "tried">, key: number, r: Routed): Waiter | null {
     const sticky = trip.retryOrigin;
     const i = sticky !== -1 ? sticky : this.waiting > 0 && trip.tried.length === 0 ? FULL : this.pick(trip.exclude, key);
     if (i !== FULL) {
-      go(i, false);
+      r.sendTo(i, false);
       return null;
     }
-    queued?.();
-    return this.enqueue(trip.exclude, (j) => go(j, true), key);
+    r.queued?.();
+    return this.enqueue(trip.exclude, (j) => r.sendTo(j, true), key);
   }
 
   /** The affinity key of a client address when the pool balances by source; 0 otherwise (not computed). */

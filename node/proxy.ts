@@ -157,15 +157,18 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Picks the next origin and sends; or queues; or gives up. */
   next(): void {
     if (this.finished) return;
-    this.waiter = this.pool.route(this.trip, this.key, this.go, this.trace ? this.onQueued : undefined);
+    // kept only when it waits: a try sent at once may have queued a retry of its own meanwhile
+    const w = this.pool.route(this.trip, this.key, this);
+    if (w !== null) this.waiter = w;
   }
 
-  private readonly onQueued = (): void => this.trace?.queued(performance.now());
+  /** The request waits in the pool's queue from now (Routed). */
+  queued(): void {
+    this.trace?.queued(performance.now());
+  }
 
-  /** The origin of the next try (fromQueue: after a wait in the pool's queue). */
-  private readonly go = (i: number, fromQueue: boolean): void => this.sendTo(i, fromQueue);
-
-  private sendTo(i: number, fromQueue: boolean): void {
+  /** The origin of the next try; fromQueue: after a wait in the pool's queue (Routed). */
+  sendTo(i: number, fromQueue: boolean): void {
     this.waiter = null;
     if (this.finished) return;
     const t = this.trace;

@@ -150,10 +150,12 @@ class Tunnel {
   /** Picks the next origin and connects; or queues; or gives up. */
   private next(): void {
     if (this.finished) return;
-    this.waiter = this.pool.route(this.trip, this.key, (i, fromQueue) => this.sendTo(i, fromQueue));
+    const w = this.pool.route(this.trip, this.key, this);
+    if (w !== null) this.waiter = w;
   }
 
-  private sendTo(i: number, fromQueue: boolean): void {
+  /** The origin of the next try; fromQueue: after a wait in the pool's queue (PoolRuntime.route). */
+  sendTo(i: number, fromQueue: boolean): void {
     this.waiter = null;
     if (this.finished) return;
     const counters = this.pool.counters;
