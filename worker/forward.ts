@@ -7,6 +7,7 @@ import type { EdgeEnv } from "../durable/config.ts";
 import { failureOf } from "./errors.ts";
 import type { EdgePool, Waiter } from "./pool.ts";
 import { STRIPPED_ON_WIRE } from "./wire.ts";
+import { headWithin, TIMED_OUT } from "./deadlines.ts";
 
 export function ourError(status: number, text: string, extra?: Record<string, string>): Response {
   return new Response(`${text}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", ...extra } });
@@ -148,7 +149,7 @@ async function exchange(
       let res: Response;
       try {
         const sent = fetch(upstreamUrl(cfg.origins[i].url, path), init);
-        res = await (perTry === Infinity ? sent : headWithin(sent, Math.max(0, perTry)));
+        res = await (perTry === Infinity ? sent : headWithin(sent, Math.max(0, perTry), ctx));
       } catch (e) {
         pool.inflight[i]--;
         const aborted = e === TIMED_OUT;
@@ -205,31 +206,6 @@ async function exchange(
 }
 
 const NO_ORIGINS: readonly number[] = [];
-
-/** What headWithin rejects with when the response head did not come in time. */
-export const TIMED_OUT: unique symbol = Symbol("header timeout");
-
-/**
- * The per-try header timeout: `sent` (a fetch) if its response head comes within `ms`, else a
- * rejection with TIMED_OUT, and the try is left behind. It is a timer of this request's own,
- * cleared when the head comes, and no AbortSignal on the fetch: workerd wraps the response body of
- * a fetch that has a signal (an AbortableInputStream around it, in handleHttpResponse), which cost
- * every proxied response 2-4 % of the Worker's req/s under bare workerd (interleaved A/B, c64 100 B).
- * A try left behind holds its subrequest until this request ends, when workerd cancels it (and
- * so closes the connection to the hung origin); if its head comes first, its body is canceled at once.
- */
-export function headWithin(sent: Promise<Response>, ms: number): Promise<Response> {
-  return new Promise<Response>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(TIMED_OUT);
-      sent.then((late) => late.body?.cancel(), () => {});
-    }, ms);
-    sent.then(
-      (res) => (clearTimeout(timer), resolve(res)),
-      (e: unknown) => (clearTimeout(timer), reject(e)),
-    );
-  });
-}
 
 /** core's Trip for a request whose first try (to `first`) did not end it. */
 function startTrip(pool: EdgePool, method: string, replayable: boolean, first: number): Trip {

@@ -12,6 +12,7 @@ import { edgeRequestEditor, forwardAtEdge, type EdgeTarget, type RequestEditor }
 import { EdgePool } from "./pool.ts";
 import { isWebSocketUpgrade } from "../core/proxy/upgrade.ts";
 import { forwardWebSocket } from "./websocket.ts";
+import { headerTimers } from "./deadlines.ts";
 import { plainTarget, startsLikePrefix } from "./target.ts";
 
 export { HealthObject };
@@ -55,6 +56,7 @@ function boot(env: EdgeEnv): Isolate {
           s.origins.forEach((o, i) => (o.inflight = p.inflight[i]));
           return { ...s, durableObjectCalls: { ...p.calls } };
         }),
+        headerTimers: headerTimers(),
       };
     },
     // an isolate has no process of its own to report (and nodejs_compat's process would be a stand-in)

@@ -4,7 +4,8 @@ import { hashKey, NONE, pickOrigin } from "../core/select/index.ts";
 import type { Config } from "../core/config/schema.ts";
 import type { EdgeEnv } from "../durable/config.ts";
 import { failureOf } from "./errors.ts";
-import { count, headWithin, ourError, TIMED_OUT, type EdgeTarget, type RequestEditor } from "./forward.ts";
+import { count, ourError, type EdgeTarget, type RequestEditor } from "./forward.ts";
+import { headWithin, TIMED_OUT } from "./deadlines.ts";
 import type { EdgePool, Waiter } from "./pool.ts";
 
 /**
@@ -49,7 +50,7 @@ export async function forwardWebSocket(
   let res: Response;
   try {
     const sent = fetch(upstreamUrl(cfg.origins[i].url, target.path), { method: req.method, headers });
-    res = await (cfg.timeouts.header > 0 ? headWithin(sent, cfg.timeouts.header) : sent);
+    res = await (cfg.timeouts.header > 0 ? headWithin(sent, cfg.timeouts.header, ctx) : sent);
   } catch (e) {
     const kind = failureOf(e, e === TIMED_OUT);
     oc.failures[kind]++;

@@ -88,6 +88,8 @@ export interface BalancerStats {
   startedAt: number;
   pools: PoolStats[];
   reload?: ReloadStats;
+  /** The edge's header-deadline timers armed since the isolate started: slots shared by concurrent tries, and timers of a try's own. */
+  headerTimers?: { shared: number; own: number };
 }
 
 const classes = (a: readonly number[]) => ({ "1xx": a[1], "2xx": a[2], "3xx": a[3], "4xx": a[4], "5xx": a[5] });
