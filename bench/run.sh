@@ -54,6 +54,9 @@
 # after a config's runs: peak RSS (VmHWM summed over its processes). Noise: per core, the busy time
 # that is neither the proxy, the origins nor wrk (other processes on a shared machine), flagged by
 # summarize.mjs. The workerd-* rows are also compared with workerd-anchor in a second table.
+# With both workerd configs selected (not --quick), a last phase runs the two Workers at once and
+# alternates 3 s runs, RUNS*5 rounds (bench/ab-workerd.sh; AB_ROUNDS=N to change): the paired
+# ratios of that phase are the Worker target's figure (the rows above are tens of seconds apart).
 # Output: bench/results/latest.md and latest.json (via bench/summarize.mjs); work files (raw wrk
 # output, logs, runs.tsv, do_calls.tsv, the generated capnp configs) in the work dir. Every process is started with setsid and stopped by its
 # own process group (trap EXIT); only 127.0.0.1 is ever targeted; every wait is bounded.
@@ -121,7 +124,7 @@ if [ "$(nproc)" -lt 2 ]; then log "fewer than 2 CPUs: running UNPINNED"; PIN=0; 
 CLK_TCK=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------- work dir
-rm -rf "$WORK/run" "$WORK/raw" "$WORK/www"
+rm -rf "$WORK/run" "$WORK/raw" "$WORK/www" "$WORK/worker-ab" "$WORK/worker-ab.log"
 mkdir -p "$WORK/run/origin" "$WORK/raw" "$WORK/www" "$BENCH/results"
 head -c 100 /dev/zero | tr '\0' 'x' > "$WORK/www/100b"
 head -c 16384 /dev/zero | tr '\0' 'y' > "$WORK/www/16k"
@@ -465,6 +468,17 @@ else
       run_config "$cfg" "$r"
     done
   done
+fi
+# The Worker pair (issue 4's figure), after the rounds: both Workers up at once, pinned together,
+# alternating 3 s runs (bench/ab-workerd.sh), so that the VM's swings from one minute to the next
+# fall on both alike; the rows above start each Worker fresh per round, tens of seconds apart
+AB_ROUNDS="${AB_ROUNDS:-$((RUNS * 5))}"
+if [ "$QUICK" = 0 ] && [ "$EDGE_BUILD" = ok ] && [[ ",$CONFIGS," == *,workerd-anchor,* ]] && [[ ",$CONFIGS," == *,workerd-edgelb,* ]] \
+   && ! cut -f1 "$FAIL_TSV" | grep -qxE 'workerd-(anchor|edgelb)'; then
+  log "Worker pair: $AB_ROUNDS interleaved rounds of 3 s at c64 (bench/ab-workerd.sh)"
+  AB_WORK="$WORK/worker-ab" PA="$PA" bash "$BENCH/ab-workerd.sh" "$AB_ROUNDS" 3 64 /100b anchor "$ROOT/dist" > "$WORK/worker-ab.log" 2>&1 \
+    || log "Worker pair failed: $(tail -3 "$WORK/worker-ab.log" | tr '\n' ' ')"
+  grep PAIRED "$WORK/worker-ab.log" | while read -r l; do log "  $l"; done
 fi
 # 9,000 concurrent keep-alive connections (issue 7): haproxy-ka and edgelb only
 C9K=9000; C9K_TSV="$WORK/c9000.tsv"

@@ -140,6 +140,27 @@ for (const sc of scenarios) {
     worker.push(w);
   }
 }
+// the Worker pair (run.sh after the rounds, bench/ab-workerd.sh): v0 = the trivial Worker, v1 = edgelb's,
+// both up at once and alternating 3 s runs; ratios are per round, then the median
+let paired = null;
+const abTsv = path.join(WORK, 'worker-ab', 'res.tsv');
+if (fs.existsSync(abTsv)) {
+  const rounds = {};
+  for (const l of fs.readFileSync(abTsv, 'utf8').trim().split('\n').slice(1)) {
+    const [r, v, rps, us, , p99] = l.split('\t');
+    (rounds[r] ??= {})[v] = { rps: +rps, us: +us, p99: +p99 };
+  }
+  const pairs = Object.values(rounds).filter((x) => x.v0 && x.v1 && x.v0.rps > 0 && x.v1.rps > 0);
+  if (pairs.length) {
+    const rps = med(pairs.map((x) => x.v1.rps / x.v0.rps)), cpu = med(pairs.map((x) => x.v1.us / x.v0.us)), p99 = med(pairs.map((x) => x.v1.p99 / x.v0.p99));
+    paired = {
+      scenario: 'c64-100b', rounds: pairs.length, run_s: 3,
+      anchor_rps: med(pairs.map((x) => x.v0.rps)), edgelb_rps: med(pairs.map((x) => x.v1.rps)),
+      rps_vs_anchor: rps, cpu_vs_anchor: cpu, raw_p99_vs_anchor: p99,
+      rps_ok: rps >= TARGET.rps, p99_ok: p99 <= TARGET.p99,
+    };
+  }
+}
 const directC1 = stat(DIRECT, 'c1-100b');
 const added = configs.filter((c) => c !== DIRECT).map((c) => {
   const x = stat(c, 'c1-100b');
@@ -190,6 +211,14 @@ if (worker.length) {
       md += `| ${w.config} | ${w.scenario} | ${fr(w.target.rps.ratio)} ${mark(w.target.rps.ok)} | ${fr(w.target.p99.ratio)} ${mark(w.target.p99.ok)} | ${o ? `${o.calls} ${mark(o.ok)}` : '–'} |\n`;
     }
   }
+}
+if (paired) {
+  const mark = (ok) => (ok ? '✓' : '✗');
+  md += `\n### Worker pair, interleaved (the figure for the Worker target)\n\n`;
+  md += `Both Workers up at once on the proxy's CPU, ${paired.rounds} rounds of ${paired.run_s} s runs at c64 100 B taking turns (bench/ab-workerd.sh); `;
+  md += `each ratio is taken per round, then the median, so a slow minute of the VM falls on both alike.\n\n`;
+  md += `| req/s, trivial Worker | req/s, edgelb | req/s ÷ anchor ≥ ${TARGET.rps.toFixed(2)} | CPU µs/req ÷ anchor | raw p99 ÷ anchor ≤ ${TARGET.p99.toFixed(1)} |\n|---|---|---|---|---|\n`;
+  md += `| ${f0(paired.anchor_rps)} | ${f0(paired.edgelb_rps)} | ${fr(paired.rps_vs_anchor)} ${mark(paired.rps_ok)} | ${fr(paired.cpu_vs_anchor)} | ${fr(paired.raw_p99_vs_anchor)} ${mark(paired.p99_ok)} |\n`;
 }
 if (doCalls.length) {
   md += `\n### Durable Object calls (workerd-edgelb), counts\n\n`;
@@ -270,6 +299,7 @@ const json = {
         } : undefined,
       };
     }),
+    paired: paired && Object.fromEntries(Object.entries(paired).map(([k, v]) => [k, typeof v === 'number' ? round(v, 3) : v])),
     do_calls: doCalls.map((d) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]))),
   },
   c9000: c9k.map((x) => ({
