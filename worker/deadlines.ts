@@ -1,4 +1,7 @@
-import type { Waiter } from "./pool.ts";
+/** What a request lends for background work (the ExecutionContext; pool.ts's Waiter, not imported so the Node-side test can import SLOT_MS). */
+interface Waiter {
+  waitUntil(p: Promise<unknown>): void;
+}
 
 /** What a header deadline rejects with when the response head did not come in time. */
 export const TIMED_OUT: unique symbol = Symbol("header timeout");
