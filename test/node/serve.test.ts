@@ -29,8 +29,9 @@ describe("edgelb serve under a supervisor", () => {
     const child = start(EDGELB, ["serve", "--config", cfg, "--ready-file", ready]);
     const pid = await waitFor("the ready file", () => (existsSync(ready) ? readFileSync(ready, "utf8") : ""), (s) => s.endsWith("\n"), 15_000);
     expect(pid).toBe(`${child.pid}\n`);
-    // listening by the time the file exists
-    const url = child.stdout().match(/listening on (http:\S+)/)![1];
+    // listening by the time the file exists (the line is written before the file; this process
+    // may read it from the pipe a moment after it sees the file)
+    const url = (await waitFor("the listening line", () => child.stdout().match(/listening on (http:\S+)/)?.[1] ?? "", (u) => u !== "", 2000));
     expect((await send(url, { path: "/before" })).status).toBe(200);
     await waitFor("a request line", () => lines(logFile), (ls) => ls.some((l) => l.path === "/before"), 5000);
     expect(lines(logFile).find((l) => l.event === "listening")).toMatchObject({ level: "info", pid: child.pid });
