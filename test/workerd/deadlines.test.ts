@@ -4,19 +4,16 @@
 // from another request's context continues in its own), so they are tested where the flag is as in
 // production. A slot's timer belongs to the request that opened it; here that request is answered
 // and over long before the others' deadlines, and only its waitUntil keeps the timer alive.
-import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { SLOT_MS } from "../../worker/deadlines.ts";
-import { freePort } from "../support/harness.ts";
+import { startEdgeUnderWorkerd } from "../support/workerd.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const WORKERD = join(ROOT, "node_modules/.bin/workerd");
 /** Example token for this test only. */
 const STATS_TOKEN = "example-stats-token-test-only";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,8 +36,6 @@ describe("edge header deadlines shared by concurrent tries (bare workerd)", () =
   });
 
   it("hung tries time out through the slot timer of a request answered and ended first, are redispatched, and no try arms a timer of its own", async () => {
-    const bundle = join(ROOT, "dist/index.js");
-    if (!existsSync(bundle)) throw new Error("dist/index.js is missing: `npm test` builds it first (npm run build:worker)");
     const listen = (s: net.Server) => new Promise<number>((r) => s.listen(0, "127.0.0.1", () => r((s.address() as net.AddressInfo).port)));
     // c answers after 300 ms, b at once, h takes the connection and never answers
     const c = http.createServer((_q, res) => void setTimeout(() => res.end("origin c\n"), 300));
@@ -54,12 +49,9 @@ describe("edge header deadlines shared by concurrent tries (bare workerd)", () =
     const [pc, pb, ph] = [await listen(c), await listen(b), await listen(h)];
     const url = (p: number) => `http://127.0.0.1:${p}`;
     const noChecks = { check: { enabled: false } };
-    const sub = join(dir, "edgelb");
-    mkdirSync(join(sub, "do"), { recursive: true });
-    copyFileSync(bundle, join(sub, "index.js"));
-    writeFileSync(
-      join(sub, "edgelb-config.json"),
-      JSON.stringify({
+    const edge = await startEdgeUnderWorkerd(
+      join(dir, "edgelb"),
+      {
         listen: { port: 0 },
         pools: {
           fast: { origins: [{ name: "c", url: url(pc) }], timeouts: { header: "1s" }, ...noChecks },
@@ -69,19 +61,11 @@ describe("edge header deadlines shared by concurrent tries (bare workerd)", () =
         defaultPool: "fast",
         routes: [{ host: ["hung.test"], pool: "hung" }],
         stats: { auth: { bearerEnv: "EDGELB_STATS_TOKEN" } },
-      }),
+      },
+      { EDGELB_STATS_TOKEN: STATS_TOKEN },
     );
-    const port = await freePort();
-    const capnp = readFileSync(join(ROOT, "bench/conf/workerd-edgelb.capnp"), "utf8")
-      .replaceAll("@PORT@", String(port))
-      .replaceAll("@STORAGE@", join(sub, "do"))
-      .replaceAll("@MODULES@", `(name = "index.js", esModule = embed "index.js")`)
-      .replace(`(name = "EDGELB_CONFIG", text = embed "edgelb-config.json"),`, `$&\n    (name = "EDGELB_STATS_TOKEN", text = "${STATS_TOKEN}"),`);
-    expect(capnp).toContain("EDGELB_STATS_TOKEN");
-    writeFileSync(join(sub, "workerd.capnp"), capnp);
-    let err = "";
-    child = spawn(WORKERD, ["serve", join(sub, "workerd.capnp")], { stdio: ["ignore", "ignore", "pipe"] });
-    child.stderr!.on("data", (d) => (err += d));
+    child = edge.child;
+    const port = edge.port;
     // node:http, not fetch: fetch does not send a Host of our choosing
     const get = (path: string, host = `127.0.0.1:${port}`) =>
       new Promise<readonly [number, string]>((resolve, reject) => {
@@ -96,13 +80,7 @@ describe("edge header deadlines shared by concurrent tries (bare workerd)", () =
       expect(r.status).toBe(200);
       return ((await r.json()) as { headerTimers: { shared: number; own: number } }).headerTimers;
     };
-    let up = false;
-    for (let i = 0; i < 200 && !up; i++) {
-      if (child.exitCode !== null) throw new Error(`workerd exited: ${err}`);
-      up = await get("/warm").then(([status]) => status === 200, () => false);
-      if (!up) await sleep(50);
-    }
-    expect(up).toBe(true);
+    expect((await get("/warm"))[0]).toBe(200);
     // the hung pool warm too (a cold pool waits for its first health snapshot); its try on h times out
     expect(await get("/warm-hung", "hung.test")).toEqual([200, "origin b\n"]);
     const before = await timers();
@@ -129,6 +107,6 @@ describe("edge header deadlines shared by concurrent tries (bare workerd)", () =
     const after = await timers();
     expect(after.own).toBe(before.own);
     expect(after.shared).toBeGreaterThanOrEqual(before.shared + 2);
-    expect(err).not.toContain("different request");
+    expect(edge.stderr()).not.toContain("different request");
   }, 30_000);
 });

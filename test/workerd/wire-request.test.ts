@@ -4,18 +4,16 @@
 // Pinned here under bare `workerd serve` with a real origin on 127.0.0.1 that records the raw
 // request headers it got, so that a runtime upgrade that changes it fails here first.
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { STRIPPED_ON_WIRE } from "../../worker/wire.ts";
 import { freePort } from "../support/harness.ts";
+import { startEdgeUnderWorkerd, WORKERD } from "../support/workerd.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const WORKERD = join(ROOT, "node_modules/.bin/workerd");
 
 describe("workerd's fetch on the wire", () => {
   const dir = mkdtempSync(join(tmpdir(), "edgelb-wire-request-"));
@@ -101,41 +99,19 @@ const w :Workerd.Worker = ( modules = [ (name = "index.js", esModule = embed "in
   });
 
   it("edgelb's bundle: a try left behind by the header timeout is redispatched, and its connection to the hung origin is closed when the request ends", async () => {
-    const bundle = join(ROOT, "dist/index.js");
-    if (!existsSync(bundle)) throw new Error("dist/index.js is missing: `npm test` builds it first (npm run build:worker)");
     const closedAt: number[] = [];
     const hung = http.createServer((req) => req.socket.once("close", () => closedAt.push(Date.now())));
     const good = http.createServer((_req, res) => res.end("good\n"));
     others.servers.push(hung, good);
     const listen = (s: http.Server) => new Promise<number>((r) => s.listen(0, "127.0.0.1", () => r((s.address() as net.AddressInfo).port)));
     const [ph, pg] = [await listen(hung), await listen(good)];
-    const sub = join(dir, "edgelb");
-    mkdirSync(join(sub, "do"), { recursive: true });
-    copyFileSync(bundle, join(sub, "index.js"));
     // the hung origin first in the round-robin order is not guaranteed: every request is sent until one was redispatched
-    writeFileSync(
-      join(sub, "edgelb-config.json"),
-      JSON.stringify({
-        listen: { port: 0 },
-        pools: { web: { origins: [{ name: "hung", url: `http://127.0.0.1:${ph}` }, { name: "good", url: `http://127.0.0.1:${pg}` }], check: { path: "/", interval: "60s" }, timeouts: { header: "300ms" } } },
-      }),
-    );
-    const port = await freePort();
-    const capnp = readFileSync(join(ROOT, "bench/conf/workerd-edgelb.capnp"), "utf8")
-      .replaceAll("@PORT@", String(port))
-      .replaceAll("@STORAGE@", join(sub, "do"))
-      .replaceAll("@MODULES@", `(name = "index.js", esModule = embed "index.js")`);
-    writeFileSync(join(sub, "workerd.capnp"), capnp);
-    others.child = spawn(WORKERD, ["serve", join(sub, "workerd.capnp")], { stdio: ["ignore", "ignore", "ignore"] });
-    let up = false;
-    for (let i = 0; i < 200 && !up; i++) {
-      up = await new Promise<boolean>((r) => {
-        const s = net.connect(port, "127.0.0.1", () => (s.destroy(), r(true)));
-        s.on("error", () => r(false));
-      });
-      if (!up) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(up).toBe(true);
+    const edge = await startEdgeUnderWorkerd(join(dir, "edgelb"), {
+      listen: { port: 0 },
+      pools: { web: { origins: [{ name: "hung", url: `http://127.0.0.1:${ph}` }, { name: "good", url: `http://127.0.0.1:${pg}` }], check: { path: "/", interval: "60s" }, timeouts: { header: "300ms" } } },
+    });
+    others.child = edge.child;
+    const port = edge.port;
     let redispatched = false;
     for (let i = 0; i < 4 && !redispatched; i++) {
       const t0 = Date.now();

@@ -4,8 +4,8 @@
 // the handler in-process and never see the bytes a client gets; these do. They also pin the
 // runtime fact worker/forward.ts relies on to return an origin's response without copying it:
 // workerd's HTTP server removes the connection-level headers of a Worker's response itself.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -13,11 +13,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STRIPPED_ON_WIRE } from "../../worker/wire.ts";
-import { freePort } from "../support/harness.ts";
+import { serveUnderWorkerd } from "../support/workerd.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const WORKERD = join(ROOT, "node_modules/.bin/workerd");
-const TEMPLATE = join(ROOT, "bench/conf/workerd-edgelb.capnp");
 
 /** One raw HTTP/1.1 exchange: the response head as [name, value] pairs (names lower-cased) and the body. */
 function raw(port: number, head: string): Promise<{ status: number; headers: [string, string][]; body: string }> {
@@ -37,30 +35,7 @@ function raw(port: number, head: string): Promise<{ status: number; headers: [st
   });
 }
 
-/** workerd serving `modules` (the first is the main one) with the bench template's bindings. */
-async function serveWorker(dir: string, modules: string[], config: unknown): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  writeFileSync(join(dir, "edgelb-config.json"), JSON.stringify(config));
-  const mods = modules.map((m) => `(name = "${m}", esModule = embed "${m}")`).join(", ");
-  const capnp = readFileSync(TEMPLATE, "utf8").replaceAll("@PORT@", String(port)).replaceAll("@STORAGE@", join(dir, "do")).replaceAll("@MODULES@", mods);
-  writeFileSync(join(dir, "workerd.capnp"), capnp);
-  rmSync(join(dir, "do"), { recursive: true, force: true });
-  (await import("node:fs")).mkdirSync(join(dir, "do"));
-  const child = spawn(WORKERD, ["serve", join(dir, "workerd.capnp")], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`workerd exited: ${err}`);
-    const up = await new Promise<boolean>((r) => {
-      const s = net.connect(port, "127.0.0.1", () => (s.destroy(), r(true)));
-      s.on("error", () => r(false));
-    });
-    if (up) return { port, child };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`workerd did not listen on ${port}: ${err}`);
-}
+const serveWorker = (dir: string, modules: string[], config: unknown) => serveUnderWorkerd(dir, modules, config);
 
 function stop(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
