@@ -143,13 +143,9 @@ for (const sc of scenarios) {
 // the Worker pair (run.sh after the rounds, bench/ab-workerd.sh): v0 = the trivial Worker, v1 = edgelb's,
 // both up at once and alternating 3 s runs; ratios are per round, then the median
 let paired = null;
-const abTsv = path.join(WORK, 'worker-ab', 'res.tsv');
-if (fs.existsSync(abTsv)) {
+{
   const rounds = {};
-  for (const l of fs.readFileSync(abTsv, 'utf8').trim().split('\n').slice(1)) {
-    const [r, v, rps, us, , p99] = l.split('\t');
-    (rounds[r] ??= {})[v] = { rps: +rps, us: +us, p99: +p99 };
-  }
+  for (const r of tsv('worker-ab/res.tsv')) (rounds[r.round] ??= {})[r.variant] = { rps: num(r.rps), us: num(r.us_req), p99: num(r.raw_p99) };
   const pairs = Object.values(rounds).filter((x) => x.v0 && x.v1 && x.v0.rps > 0 && x.v1.rps > 0);
   if (pairs.length) {
     const rps = med(pairs.map((x) => x.v1.rps / x.v0.rps)), cpu = med(pairs.map((x) => x.v1.us / x.v0.us)), p99 = med(pairs.map((x) => x.v1.p99 / x.v0.p99));

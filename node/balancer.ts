@@ -181,15 +181,14 @@ export class Balancer {
       // reusePort (SO_REUSEPORT, Node >= 22.12 on Linux): a new process binds the port while this one drains
       await bind(entry.server, l, shared);
       const port = (entry.server.address() as AddressInfo).port;
+      const main = entry.server;
       for (let k = 1; k < l.acceptors; k++) {
-        const main = entry.server;
         // (client.maxConnections is refused with acceptors > 1: it would count per socket)
         const extra = net.createServer({ noDelay: true }, (socket) => main.emit("connection", socket));
         await bind(extra, { ...l, port }, true);
-        extra.on("error", (e) => this.log.error({ event: "listener-error", error: String(e) }));
         entry.acceptors.push(extra);
       }
-      entry.server.on("error", (e) => this.log.error({ event: "listener-error", error: String(e) }));
+      for (const srv of [main, ...entry.acceptors]) srv.on("error", (e) => this.log.error({ event: "listener-error", error: String(e) }));
       this.listeners.push(entry);
     }
     // the HTTP/1.1 engine's deadline sweep

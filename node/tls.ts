@@ -139,11 +139,6 @@ export function createTlsServer(certs: LoadedCert[], http2: boolean, onSocket: (
 /** The session ticket keys of this process (random, as Node's own; never written anywhere). */
 let ticketKeys: { name: Buffer; hmac: Buffer; aes: Buffer } | null = null;
 
-/** Whether the SecureContexts of this Node have the ticket key hook renewTickets uses. */
-export function ticketRenewalAvailable(sc: SecureContext): boolean {
-  return typeof (sc as unknown as { context?: { enableTicketKeyCallback?: unknown } }).context?.enableTicketKeyCallback === "function";
-}
-
 /**
  * TLS 1.3 session tickets renewed on every resumption. A TLS 1.3 client uses a ticket once (RFC
  * 8446 §C.4), and OpenSSL sends a new one on a resumed connection only when the ticket key callback
@@ -155,9 +150,9 @@ export function ticketRenewalAvailable(sc: SecureContext): boolean {
  * same keys. Where the hook is missing, Node's default tickets stay.
  */
 function renewTickets(sc: SecureContext): void {
-  if (!ticketRenewalAvailable(sc)) return;
+  const ctx = (sc as unknown as { context?: { enableTicketKeyCallback?: () => void; onticketkeycallback?: (name: Buffer, iv: Buffer, enc: boolean) => unknown[] } }).context;
+  if (typeof ctx?.enableTicketKeyCallback !== "function") return;
   const keys = (ticketKeys ??= { name: crypto.randomBytes(16), hmac: crypto.randomBytes(16), aes: crypto.randomBytes(16) });
-  const ctx = (sc as unknown as { context: { enableTicketKeyCallback(): void; onticketkeycallback: (name: Buffer, iv: Buffer, enc: boolean) => unknown[] } }).context;
   ctx.enableTicketKeyCallback();
   // [result, hmac key, aes key, (when encrypting) key name, iv]: Node reads the two keys whatever the result
   ctx.onticketkeycallback = (name, _iv, enc) =>

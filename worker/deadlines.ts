@@ -1,5 +1,5 @@
-/** What a request lends for background work (the ExecutionContext; pool.ts's Waiter, not imported so the Node-side test can import SLOT_MS). */
-interface Waiter {
+/** What a request lends for background work (the ExecutionContext). Here, not in pool.ts, so that the Node-side test can import SLOT_MS without the Worker's types. */
+export interface Waiter {
   waitUntil(p: Promise<unknown>): void;
 }
 
@@ -22,14 +22,14 @@ interface Member {
   reject: (e: unknown) => void;
 }
 
-/** Tries whose deadlines fall in one SLOT_MS window, watched by one timer. */
+/** Tries whose deadlines fall in one SLOT_MS window, watched by one timer (or one try with a timer of its own: key -1). */
 interface Slot {
   key: number;
   members: Member[];
   /** members whose head (or failure) has not come */
   live: number;
   timer: ReturnType<typeof setTimeout>;
-  /** ends the opening request's waitUntil */
+  /** ends the opening request's waitUntil (a no-op for a timer of a try's own) */
   release: () => void;
 }
 
@@ -64,12 +64,13 @@ const crossRequest =
  * A try left behind holds its subrequest until its request ends, when workerd cancels it.
  */
 export function headWithin(sent: Promise<Response>, ms: number, ctx: Waiter): Promise<Response> {
-  if (!crossRequest || ms < SHARED_MIN_MS || ms > SHARED_MAX_MS) return ownTimer(sent, ms);
-  const now = Date.now();
-  const key = Math.floor((now + ms) / SLOT_MS);
-  let slot = slots.get(key);
-  if (slot === undefined) slot = open(key, key * SLOT_MS - now, ctx);
-  const s = slot;
+  let s: Slot;
+  if (!crossRequest || ms < SHARED_MIN_MS || ms > SHARED_MAX_MS) s = open(-1, ms, null);
+  else {
+    const now = Date.now();
+    const key = Math.floor((now + ms) / SLOT_MS);
+    s = slots.get(key) ?? open(key, key * SLOT_MS - now, ctx);
+  }
   return new Promise<Response>((resolve, reject) => {
     const m: Member = { done: false, reject };
     s.members.push(m);
@@ -91,14 +92,19 @@ export function headWithin(sent: Promise<Response>, ms: number, ctx: Waiter): Pr
   });
 }
 
-function open(key: number, delay: number, ctx: Waiter): Slot {
-  let release!: () => void;
-  ctx.waitUntil(new Promise<void>((r) => (release = r)));
+/** A slot whose timer fires in `delay` ms: shared under `key` (its opener kept alive by `ctx`), or a try's own (key -1, ctx null). */
+function open(key: number, delay: number, ctx: Waiter | null): Slot {
+  let release = NOTHING;
+  if (ctx !== null) ctx.waitUntil(new Promise<void>((r) => (release = r)));
   const slot: Slot = { key, members: [], live: 0, timer: setTimeout(() => fire(slot), Math.max(0, delay)), release };
-  slots.set(key, slot);
-  armed.shared++;
+  if (key !== -1) {
+    slots.set(key, slot);
+    armed.shared++;
+  } else armed.own++;
   return slot;
 }
+
+const NOTHING = (): void => {};
 
 function leave(s: Slot): void {
   if (--s.live !== 0) return;
@@ -123,19 +129,4 @@ function close(s: Slot): void {
 /** Header-deadline timers armed since the isolate started (the Worker's stats). */
 export function headerTimers(): { shared: number; own: number } {
   return { ...armed };
-}
-
-/** A deadline with a timer of its own, cleared when the head comes. */
-function ownTimer(sent: Promise<Response>, ms: number): Promise<Response> {
-  armed.own++;
-  return new Promise<Response>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(TIMED_OUT);
-      sent.then((late) => late.body?.cancel(), () => {});
-    }, ms);
-    sent.then(
-      (res) => (clearTimeout(timer), resolve(res)),
-      (e: unknown) => (clearTimeout(timer), reject(e)),
-    );
-  });
 }

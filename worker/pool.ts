@@ -7,11 +7,10 @@ import { PoolCounters } from "../core/stats/counters.ts";
 import type { EdgeEnv } from "../durable/config.ts";
 import type { Outcome } from "../durable/health-object.ts";
 import type { EdgeSettings } from "./settings.ts";
+import type { Waiter } from "./deadlines.ts";
 
 /** What a request lends the pool for background work (the ExecutionContext). */
-export interface Waiter {
-  waitUntil(p: Promise<unknown>): void;
-}
+export type { Waiter };
 
 /** Durable Object calls made by this isolate, by kind (tests and stats read them). */
 export interface DoCalls {
