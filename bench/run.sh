@@ -194,8 +194,11 @@ start_origins() {
   log "origins up: nginx session $ORIGIN_PID on CPU$LOADCPU, $(sanity 9101)"
 }
 
-# the Node flags deploy/edgelb.service runs edgelb with
-EDGELB_NODE_OPTIONS="NODE_OPTIONS=$(sed -n 's/^Environment=NODE_OPTIONS=//p' "$ROOT/deploy/edgelb.service")"
+# the environment deploy/edgelb.service runs edgelb with: Node's flags and glibc's malloc settings
+EDGELB_ENV=()
+for k in NODE_OPTIONS GLIBC_TUNABLES; do
+  v=$(sed -n "s/^Environment=$k=//p" "$ROOT/deploy/edgelb.service"); [ -n "$v" ] && EDGELB_ENV+=("$k=$v")
+done
 EDGELB_CFG="$WORK/run/edgelb.json"
 cat > "$EDGELB_CFG" <<'EOF'
 {"listen":{"host":"127.0.0.1","port":8080,"acceptors":64},"log":{"requests":false},"pools":{"bench":{"maxQueue":10000,"origins":[{"name":"a","url":"http://127.0.0.1:9101","maxconn":256},{"name":"b","url":"http://127.0.0.1:9102","maxconn":256}],"check":{"path":"/100b"}}}}
@@ -307,14 +310,14 @@ start_proxy() { # start_proxy CONFIG -> PROXY_PID (empty for direct), TARGET_POR
     edgelb-tls)
       make_tls || { FAIL_REASON="openssl could not make the bench certificate"; return 1; }
       pushd "$ROOT" >/dev/null
-      SCHEME=https; start_bg "$WORK/run/$cfg.log" $PROXYCPU env "$EDGELB_NODE_OPTIONS" "$NODE" bin/edgelb.js serve --config "$TLS_DIR/edgelb.json"
+      SCHEME=https; start_bg "$WORK/run/$cfg.log" $PROXYCPU env "${EDGELB_ENV[@]}" "$NODE" bin/edgelb.js serve --config "$TLS_DIR/edgelb.json"
       popd >/dev/null ;;
     edgelb|edgelb-log)
       [ -f "$ROOT/bin/edgelb.js" ] || { FAIL_REASON="bin/edgelb.js not found"; return 1; }
       [ -x "$NODE" ] || { FAIL_REASON="no node binary"; return 1; }
       pushd "$ROOT" >/dev/null
       local c="$EDGELB_CFG"; [ "$cfg" = edgelb-log ] && c="$EDGELB_LOG_CFG"
-      start_bg "$WORK/run/$cfg.log" $PROXYCPU env "$EDGELB_NODE_OPTIONS" "$NODE" bin/edgelb.js serve --config "$c"
+      start_bg "$WORK/run/$cfg.log" $PROXYCPU env "${EDGELB_ENV[@]}" "$NODE" bin/edgelb.js serve --config "$c"
       popd >/dev/null ;;
     workerd-anchor)
       [ -x "$WORKERD" ] || { FAIL_REASON="no $WORKERD (run npm install)"; return 1; }
