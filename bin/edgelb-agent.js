@@ -3,10 +3,10 @@
 // it starts in a fraction of the time the sources take, and on any Node >= 22), or the TypeScript
 // sources when there is no bundle or EDGELB_FROM_SOURCE=1 (Node >= 22.18 strips types natively).
 // The compile cache keeps V8's compiled code between starts.
-import { existsSync } from "node:fs";
-import module from "node:module";
-
-module.enableCompileCache?.();
+// builtins through process.getBuiltinModule: an ES import of node:fs builds its ES facade, whose
+// getters load fs streams
+const { existsSync } = process.getBuiltinModule("node:fs");
+process.getBuiltinModule("node:module").enableCompileCache?.();
 const bundle = new URL("../dist-node/edgelb-agent.mjs", import.meta.url);
 const { main } = process.env.EDGELB_FROM_SOURCE !== "1" && existsSync(bundle) ? await import(bundle.href) : await import("../origin-agent/cli.ts");
 

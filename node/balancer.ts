@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { H1Server } from "./h1server.ts";
 import type { Http2Server } from "node:http2";
-import net, { type AddressInfo, type Socket } from "node:net";
+import type { AddressInfo, Server, Socket } from "node:net";
+import { net } from "./builtins.ts";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { Config, ListenerConfig } from "../core/config/schema.ts";
@@ -43,10 +44,10 @@ type Tracked = Socket & { [TQ_START]?: number; [BYTES_LOGGED]?: number; [REQUEST
 
 /** One bound listener: its socket server, and for TLS the way to put new certificates in place. */
 interface Listener {
-  server: net.Server;
+  server: Server;
   swap?: (certs: LoadedCert[]) => void;
   /** The other listening sockets of the same address (`acceptors`): each hands its connections to `server`. */
-  acceptors: net.Server[];
+  acceptors: Server[];
 }
 
 /** The self-hosted balancer: one HTTP/1.1 engine (node/h1server.ts), keep-alive connections to each origin (node/h1.ts; undici for https), checks on timers. */
@@ -503,7 +504,7 @@ function listenShape(c: Config) {
  * 511 drops SYNs when thousands of clients connect at once (the kernel caps it at
  * net.core.somaxconn; HAProxy uses its maxconn).
  */
-function bind(server: net.Server, l: ListenerConfig, reusePort: boolean): Promise<net.Server> {
+function bind(server: Server, l: ListenerConfig, reusePort: boolean): Promise<Server> {
   return new Promise((resolve, reject) => {
     const fail = (e: Error) => reject(Object.assign(e, { listener: l }));
     server.once("error", fail);

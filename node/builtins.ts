@@ -3,10 +3,17 @@
  * An ES import of a builtin builds its ES facade, which reads every export; the lazy getters then
  * load what edgelb never uses: node:http's WebSocket/EventSource load Node's bundled undici,
  * node:fs's ReadStream and promises the stream and promise layers, node:crypto's webcrypto and
- * argon2 theirs. That was about a quarter of `edgelb serve`'s cold start.
+ * argon2 theirs, node:util's TextDecoder the encoding layer (8 ms here), node:events's
+ * EventEmitterAsyncResource async hooks. That was about a quarter of `edgelb serve`'s cold start.
+ * (The facades of node:stream, path, url, os, _http_common cost well under a millisecond each.)
  */
 export const http: typeof import("node:http") = process.getBuiltinModule("node:http");
+export const net: typeof import("node:net") = process.getBuiltinModule("node:net");
+export const events: typeof import("node:events") = process.getBuiltinModule("node:events");
+export const util: typeof import("node:util") = process.getBuiltinModule("node:util");
+
 export const fs: typeof import("node:fs") = process.getBuiltinModule("node:fs");
-export const fsp: typeof import("node:fs/promises") = process.getBuiltinModule("node:fs/promises");
-export const crypto: typeof import("node:crypto") = process.getBuiltinModule("node:crypto");
+/** Loaded when first used: node:crypto (~19 ms of a cold start here) only for TLS listeners, fs/promises for `import-haproxy`. */
+export const lazyCrypto = (): typeof import("node:crypto") => process.getBuiltinModule("node:crypto");
+export const lazyFsp = (): typeof import("node:fs/promises") => process.getBuiltinModule("node:fs/promises");
 export const v8: typeof import("node:v8") = process.getBuiltinModule("node:v8");

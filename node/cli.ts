@@ -1,5 +1,5 @@
-import { fs, v8 } from "./builtins.ts";
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import type { ParseArgsOptionsConfig } from "node:util";
+import { fs, util, v8 } from "./builtins.ts";
 import { formatIssue, parseConfigText, type ConfigIssue, type ParseResult } from "../core/config/parse.ts";
 import type { Config, ListenerConfig } from "../core/config/schema.ts";
 import { checkOriginCas, loadAllCertificates, type LoadedCert } from "./tls.ts";
@@ -50,7 +50,7 @@ function configArg(args: string[], extra: { readyFile?: boolean } = {}): { confi
   if (extra.readyFile) options["ready-file"] = { type: "string" };
   let values: { config?: string; "ready-file"?: string };
   try {
-    ({ values } = parseArgs({ args, options, allowPositionals: false }) as { values: { config?: string; "ready-file"?: string } });
+    ({ values } = util.parseArgs({ args, options, allowPositionals: false }) as { values: { config?: string; "ready-file"?: string } });
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     process.exit(2);

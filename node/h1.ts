@@ -1,4 +1,5 @@
-import net from "node:net";
+import type { Socket } from "node:net";
+import { net } from "./builtins.ts";
 import type { Readable } from "node:stream";
 // the C++ llhttp that node:http runs, fed straight from the socket (`consume`): no JS 'data' hop
 import { HTTPParser } from "node:_http_common";
@@ -145,7 +146,7 @@ class Control {
 }
 
 class Conn {
-  private readonly socket: net.Socket;
+  private readonly socket: Socket;
   private readonly parser = allocParser();
   private consumed = false;
   private connected = false;

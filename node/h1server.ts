@@ -1,10 +1,9 @@
-import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 // the same C++ llhttp parser node:http's server runs, fed straight from the socket (`consume`)
 import { HTTPParser, methods } from "node:_http_common";
 import { allocParser, consumeSocket, readStart, readStop, releaseParser } from "./parsers.ts";
-import { http } from "./builtins.ts";
+import { events, http } from "./builtins.ts";
 
 /**
  * The HTTP/1.1 server side of the self-hosted build: the requests of a client connection parsed by
@@ -501,7 +500,7 @@ type HeaderValue = string | number | readonly string[];
  * else chunked (HTTP/1.1) or by the close (HTTP/1.0). Events: 'drain', 'finish', then 'close'
  * (also when the client leaves first).
  */
-export class H1Res extends EventEmitter {
+export class H1Res extends events.EventEmitter {
   readonly req: H1Req;
   readonly socket: Socket;
   statusCode = 200;

@@ -1,7 +1,6 @@
-import { fsp } from "./builtins.ts";
+import { lazyFsp, util } from "./builtins.ts";
 import { dirname, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { importHaproxy } from "../core/config/haproxy.ts";
 import { formatIssue, parseConfig } from "../core/config/parse.ts";
 
@@ -33,7 +32,7 @@ export function schemaRef(dir: string): string {
 export async function importHaproxyCommand(args: string[], io: Io): Promise<number> {
   let values: { output?: string; schema?: string; help?: boolean }, positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
+    ({ values, positionals } = util.parseArgs({
       args,
       options: { output: { type: "string", short: "o" }, schema: { type: "string" }, help: { type: "boolean", short: "h" } },
       allowPositionals: true,
@@ -53,7 +52,7 @@ export async function importHaproxyCommand(args: string[], io: Io): Promise<numb
   const file = positionals[0];
   let text: string;
   try {
-    text = await fsp.readFile(file, "utf8");
+    text = await lazyFsp().readFile(file, "utf8");
   } catch (e) {
     io.stderr(`edgelb import-haproxy: cannot read ${file}: ${(e as Error).message}\n`);
     return 1;
@@ -74,7 +73,7 @@ export async function importHaproxyCommand(args: string[], io: Io): Promise<numb
     return 0;
   }
   try {
-    await fsp.writeFile(values.output, json);
+    await lazyFsp().writeFile(values.output, json);
   } catch (e) {
     io.stderr(`edgelb import-haproxy: cannot write ${values.output}: ${(e as Error).message}\n`);
     return 1;

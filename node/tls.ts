@@ -1,5 +1,5 @@
 import type { X509Certificate as X509 } from "node:crypto";
-import { crypto, fs } from "./builtins.ts";
+import { fs, lazyCrypto } from "./builtins.ts";
 import type { SecureContext, Server as TlsServer, TLSSocket } from "node:tls";
 import type { Config, ListenerConfig, OriginConfig } from "../core/config/schema.ts";
 import { sniTable } from "../core/proxy/sni.ts";
@@ -39,13 +39,13 @@ export function loadCertificates(l: ListenerConfig, at: string, now = Date.now()
     if (!cert || !key) return;
     let x509: X509;
     try {
-      x509 = new crypto.X509Certificate(cert);
+      x509 = new (lazyCrypto().X509Certificate)(cert);
     } catch (e) {
       return void problems.push(`${path}.cert: ${c.cert} holds no PEM certificate (${(e as Error).message})`);
     }
     let privateKey;
     try {
-      privateKey = crypto.createPrivateKey(key);
+      privateKey = lazyCrypto().createPrivateKey(key);
     } catch (e) {
       return void problems.push(`${path}.key: ${c.key} holds no usable PEM private key (${(e as Error).message})`);
     }
@@ -152,11 +152,12 @@ let ticketKeys: { name: Buffer; hmac: Buffer; aes: Buffer } | null = null;
 function renewTickets(sc: SecureContext): void {
   const ctx = (sc as unknown as { context?: { enableTicketKeyCallback?: () => void; onticketkeycallback?: (name: Buffer, iv: Buffer, enc: boolean) => unknown[] } }).context;
   if (typeof ctx?.enableTicketKeyCallback !== "function") return;
-  const keys = (ticketKeys ??= { name: crypto.randomBytes(16), hmac: crypto.randomBytes(16), aes: crypto.randomBytes(16) });
+  const { randomBytes } = lazyCrypto();
+  const keys = (ticketKeys ??= { name: randomBytes(16), hmac: randomBytes(16), aes: randomBytes(16) });
   ctx.enableTicketKeyCallback();
   // [result, hmac key, aes key, (when encrypting) key name, iv]: Node reads the two keys whatever the result
   ctx.onticketkeycallback = (name, _iv, enc) =>
-    enc ? [1, keys.hmac, keys.aes, keys.name, crypto.randomBytes(16)] : [name.equals(keys.name) ? 2 : 0, keys.hmac, keys.aes];
+    enc ? [1, keys.hmac, keys.aes, keys.name, randomBytes(16)] : [name.equals(keys.name) ? 2 : 0, keys.hmac, keys.aes];
 }
 
 /** Connection options for an https origin (undici `connect`, and tls.connect for upgrades): SNI, verification, a CA file. */

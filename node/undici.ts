@@ -6,7 +6,6 @@
  * It is required from node_modules at run time (undici is a dependency), so the bundle
  * (dist-node/) does not carry it. Types come from the package.
  */
-import { createRequire } from "node:module";
 import type { Pool as UndiciPool } from "undici";
 
 export type Pool = UndiciPool;
@@ -14,7 +13,7 @@ let loaded: typeof UndiciPool | null = null;
 
 export function undiciPool(): typeof UndiciPool {
   if (loaded) return loaded;
-  const require = createRequire(import.meta.url);
+  const require = process.getBuiltinModule("node:module").createRequire(import.meta.url);
   const Dispatcher = require("undici/lib/dispatcher/dispatcher.js") as { prototype: object };
   Object.assign(Dispatcher.prototype, require("undici/lib/api/index.js"));
   return (loaded = require("undici/lib/dispatcher/pool.js") as typeof UndiciPool);

@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage } from "node:http";
-import { http } from "./builtins.ts";
-import net, { type Socket } from "node:net";
+import { http, net } from "./builtins.ts";
+import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
 import type { Config } from "../core/config/schema.ts";
