@@ -79,7 +79,7 @@ export class Balancer {
   /** Webhooks on origin state changes (config `notify`). */
   readonly notifier: Notifier;
 
-  /** `log`: default, a pino logger writing where `config.log.to` says. */
+  /** `log`: default, a logger writing JSON lines where `config.log.to` says. */
   /** `certs`: per listener, the certificates of a TLS one (node/tls.ts loadAllCertificates), checked by the caller. */
   constructor(config: Config, log: Logger = createLogger(config.log.to), certs: (LoadedCert[] | null)[] = []) {
     this.config = config;

@@ -5,6 +5,7 @@ import type { Config, ListenerConfig } from "../core/config/schema.ts";
 import { checkOriginCas, loadAllCertificates, type LoadedCert } from "./tls.ts";
 import { edgeWarnings } from "../core/config/edge.ts";
 import { Balancer } from "./balancer.ts";
+import { LogOpenError } from "./log.ts";
 import { runDemo } from "./demo.ts";
 import { importHaproxyCommand } from "./import-haproxy.ts";
 
@@ -81,7 +82,14 @@ async function serve(file: string, readyFile?: string): Promise<void> {
     process.exit(1);
   }
   for (const w of r.warnings) process.stderr.write(`${file}: warning: ${formatIssue(w)}\n`);
-  const lb = new Balancer(r.config, undefined, r.certs);
+  let lb: Balancer;
+  try {
+    lb = new Balancer(r.config, undefined, r.certs);
+  } catch (e) {
+    if (!(e instanceof LogOpenError)) throw e;
+    process.stderr.write(`${file}: ${e.message}\n`);
+    process.exit(1);
+  }
   try {
     await lb.listen();
   } catch (e) {

@@ -311,7 +311,7 @@ export const ConfigSchema = v.strictObject({
     {},
   ),
   admin: v.optional(v.strictObject({ auth: v.optional(auth) }), {}),
-  /** Logs of the Node build: JSON lines (pino), events and one line per request. */
+  /** Logs of the Node build: JSON lines, events and one line per request. */
   log: v.optional(
     v.strictObject({
       /** One JSON line per request with HAProxy httplog's fields (client, pool, origin, Tq/Tw/Tc/Tr/Tt, status, bytes, retries, termination state). Default true. */

@@ -67,6 +67,14 @@ describe("edgelb check", () => {
 });
 
 describe("edgelb serve (a real process)", () => {
+  it("a log file it cannot open: exit 1, naming the config, log.to and the path", () => {
+    const f = write("badlog.json", { listen: { host: "127.0.0.1", port: 0 }, log: { to: "/sys/kernel/edgelb-test/edgelb.log" }, pools: { p: { origins: [{ name: "a", url: "http://127.0.0.1:9" }] } } });
+    const r = run("serve", "--config", f);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`${f}: log.to: cannot open "/sys/kernel/edgelb-test/edgelb.log" for appending: EPERM`);
+    expect(r.stdout).toBe("");
+  });
+
   it("serves, reloads on SIGHUP (a broken file is refused and the old config keeps serving), stops on SIGTERM", async () => {
     const [web01, web02] = await Promise.all([startOrigin("web01"), startOrigin("web02")]);
     const port = await freePort();

@@ -1,9 +1,11 @@
 // Request logs (HAProxy httplog fields and termination states) and health changes at warn, on the
-// real Node balancer in front of real origins; the pino logger itself writing to a file.
+// real Node balancer in front of real origins; the logger itself writing to a file and to a pipe.
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, renameSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HttpLogLine } from "../../core/log/httplog.ts";
 import { createLogger } from "../../node/log.ts";
@@ -215,7 +217,7 @@ describe("request log lines (HAProxy httplog fields)", () => {
   });
 });
 
-describe("createLogger (pino)", () => {
+describe("createLogger", () => {
   it("writes JSON lines with level, ISO time and pid to a file; reopen() after a rename (logrotate) starts a new file", async () => {
     const dir = mkdtempSync(join(tmpdir(), "edgelb-log-"));
     const file = join(dir, "sub", "edgelb.log");
@@ -250,5 +252,21 @@ describe("createLogger (pino)", () => {
       expect(new Date(String(l.time)).toISOString()).toBe(l.time);
     }
     expect(now[1]).toMatchObject({ termination: "--", Tr: 1, path: "/" });
+  });
+
+  it("a pipe that falls behind (non-blocking, full): every line arrives, whole and in order", async () => {
+    const N = 20_000; // ~4.6 MB through a 64 KiB pipe
+    const child = spawn(process.execPath, [fileURLToPath(new URL("../support/log-child.ts", import.meta.url)), String(N)], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.pause();
+    await new Promise((r) => setTimeout(r, 700)); // the writer meets a full pipe
+    let out = "", err = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    child.stdout.resume();
+    await new Promise((r) => child.once("exit", r));
+    const lines = out.trimEnd().split("\n").map((l) => JSON.parse(l) as { i: number; pad: string; level: string });
+    expect(err).toBe("");
+    expect(lines.length).toBe(N);
+    expect(lines.every((l, i) => l.i === i && l.pad.length === 200 && l.level === "info")).toBe(true);
   });
 });
