@@ -240,7 +240,7 @@ if (added.length) {
 const coldCfgs = [...new Set(cold.map((c) => c.config))];
 if (coldCfgs.length) {
   const ref = coldMs(REF);
-  md += `\n### Cold start: spawn to the first proxied 200 (median of ${cold.length / coldCfgs.length} starts after a discarded one; ±10-15 ms)\n\n| config | median ms | min–max ms | ÷ ${REF} |\n|---|---|---|---|\n`;
+  md += `\n### Cold start: spawn to the first proxied 200 (median of ${cold.length / coldCfgs.length} starts after a discarded one; polled every 2 ms)\n\n| config | median ms | min–max ms | ÷ ${REF} |\n|---|---|---|---|\n`;
   for (const c of coldCfgs) {
     const m = coldMs(c);
     md += `| ${c} | ${f0(m.median)} | ${f0(m.min)}–${f0(m.max)} | ${ref ? fr(m.median / ref.median) : '–'} |\n`;

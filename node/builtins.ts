@@ -16,4 +16,5 @@ export const fs: typeof import("node:fs") = process.getBuiltinModule("node:fs");
 /** Loaded when first used: node:crypto (~19 ms of a cold start here) only for TLS listeners, fs/promises for `import-haproxy`. */
 export const lazyCrypto = (): typeof import("node:crypto") => process.getBuiltinModule("node:crypto");
 export const lazyFsp = (): typeof import("node:fs/promises") => process.getBuiltinModule("node:fs/promises");
-export const v8: typeof import("node:v8") = process.getBuiltinModule("node:v8");
+/** node:v8 (with perf_hooks and heap utilities behind it, ~4 ms): `edgelb serve` sets a flag a second after it listens. */
+export const lazyV8 = (): typeof import("node:v8") => process.getBuiltinModule("node:v8");

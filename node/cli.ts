@@ -1,5 +1,5 @@
 import type { ParseArgsOptionsConfig } from "node:util";
-import { fs, util, v8 } from "./builtins.ts";
+import { fs, lazyV8, util } from "./builtins.ts";
 import { formatIssue, parseConfigText, type ConfigIssue, type ParseResult } from "../core/config/parse.ts";
 import type { Config, ListenerConfig } from "../core/config/schema.ts";
 import { checkOriginCas, loadAllCertificates, type LoadedCert } from "./tls.ts";
@@ -69,13 +69,12 @@ function configArg(args: string[], extra: { readyFile?: boolean } = {}): { confi
  * all reach the old generation, and the heap then grew to 150-190 MiB for 45 MiB alive: 300-400 MiB
  * of RSS. Growing by 1.5x at most keeps it under 256 MiB there, for a few % of CPU in more full
  * collections only when that much is promoted (README, Benchmarks). `node --heap-growing-percent=N` wins.
+ * Set a second after the process listens (V8 reads it at each full collection; none is due that
+ * early, and loading node:v8 was ~4 ms of a cold start).
  */
 const HEAP_GROWING_PERCENT = 50;
 
 async function serve(file: string, readyFile?: string): Promise<void> {
-  if (!process.execArgv.some((a) => a.startsWith("--heap-growing-percent") || a.startsWith("--heap_growing_percent"))) {
-    v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-  }
   const r = loadServeConfig(file);
   if (!r.ok) {
     for (const p of r.problems) process.stderr.write(`${file}: ${p}\n`);
@@ -104,6 +103,9 @@ async function serve(file: string, readyFile?: string): Promise<void> {
   // for a supervisor: "this process listens now" (ExecStartPost waits for it; with reusePort, a
   // probe of the port could be answered by the process being replaced)
   if (readyFile) fs.writeFileSync(readyFile, `${process.pid}\n`);
+  if (!process.execArgv.some((a) => a.startsWith("--heap-growing-percent") || a.startsWith("--heap_growing_percent"))) {
+    setTimeout(() => lazyV8().setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`), 1000).unref();
+  }
   process.on("SIGHUP", () => {
     // logrotate moved the file away: write to a new one from now on
     lb.log.reopen();
