@@ -27,20 +27,14 @@ const BATCH_MS = 20;
 const BATCH_BYTES = 65_536;
 /** A full non-blocking pipe (EAGAIN): the same bytes again after this many ms. */
 const EAGAIN_RETRY_MS = 20;
+/** What flushSync waits on (1 ms at a time) while a full pipe drains at exit. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** Where log lines go: "stderr", "stdout", or a file path (appended to, created with its folder). */
 export type LogTarget = string;
 
 /** The log file (or its folder) cannot be opened: `edgelb serve` says so and exits 1. */
-export class LogOpenError extends Error {
-  readonly file: string;
-  readonly code: string;
-  constructor(file: string, code: string) {
-    super(`log.to: cannot open "${file}" for appending: ${code}`);
-    this.file = file;
-    this.code = code;
-  }
-}
+export class LogOpenError extends Error {}
 
 /**
  * An append-only sink on a file descriptor with at most one write in flight; partial writes go on
@@ -48,7 +42,7 @@ export class LogOpenError extends Error {
  * stderr (the lines it held are lost, as the disk refused them). A file is opened (with its folder)
  * at once, so a path that cannot be written is an error at start, not a silent loss.
  */
-export class Sink {
+class Sink {
   private fd: number;
   private queue = "";
   private inflight = false;
@@ -68,7 +62,7 @@ export class Sink {
       if (slash > 0) fs.mkdirSync(file.slice(0, slash), { recursive: true });
       return fs.openSync(file, "a");
     } catch (e) {
-      throw new LogOpenError(file, (e as NodeJS.ErrnoException).code ?? String(e));
+      throw new LogOpenError(`log.to: cannot open "${file}" for appending: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   }
 
@@ -89,7 +83,7 @@ export class Sink {
     this.inflight = true;
     fs.write(this.fd, buf, 0, buf.length, null, (err, n) => {
       if (err && err.code === "EAGAIN") return void setTimeout(() => this.send(buf), EAGAIN_RETRY_MS);
-      if (err) this.failed(err, buf.length);
+      if (err) this.failed(`writing the log to ${this.where()} failed (${err.code ?? err.message}): ${buf.length} bytes of log lines lost`);
       else if (n < buf.length) return this.send(buf.subarray(n));
       else this.failing = false;
       this.inflight = false;
@@ -97,13 +91,17 @@ export class Sink {
     });
   }
 
-  private failed(err: Error, bytes: number): void {
+  private where(): string {
+    return this.file ?? `fd ${this.fd}`;
+  }
+
+  /** Says `what` went wrong on stderr, once until a write succeeds again (nothing to say it on when the log is stderr). */
+  private failed(what: string): void {
     if (this.failing) return;
     this.failing = true;
-    const line = `edgelb: writing the log to ${this.file ?? `fd ${this.fd}`} failed (${(err as NodeJS.ErrnoException).code ?? err.message}): ${bytes} bytes of log lines lost; later lines are tried again\n`;
     if (this.fd !== 2) {
       try {
-        fs.writeSync(2, line);
+        fs.writeSync(2, `edgelb: ${what}; later lines are tried again\n`);
       } catch {
         // stderr is gone too: nowhere left to say it
       }
@@ -122,8 +120,9 @@ export class Sink {
       try {
         buf = buf.subarray(fs.writeSync(this.fd, buf));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EAGAIN" || Date.now() > until) return this.failed(e as Error, buf.length);
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "EAGAIN" || Date.now() > until) return this.failed(`writing the log to ${this.where()} failed (${code ?? String(e)}): ${buf.length} bytes of log lines lost`);
+        Atomics.wait(PAUSE, 0, 0, 1);
       }
     }
   }
@@ -142,7 +141,7 @@ export class Sink {
       fd = Sink.open(this.file!);
     } catch (e) {
       // keep writing to the old file rather than nowhere
-      this.failed(e as Error, 0);
+      this.failed(`${(e as Error).message}; the log stays in the file opened before`);
       return;
     }
     const old = this.fd;
