@@ -34,6 +34,15 @@ export const CONNECTION_FORBIDDEN: ReadonlySet<string> = new Set(["host", "conte
 /** Headers we set ourselves from the socket; a client's copies are discarded unless its peer is trusted. */
 const FORWARDING: ReadonlySet<string> = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"]);
 
+/** 1 at the lengths of the names in `names`: a name of another length is none of them, with no lower-casing to find out. */
+function lengthsOf(...sets: ReadonlySet<string>[]): Uint8Array {
+  const out = new Uint8Array(64);
+  for (const set of sets) for (const n of set) out[n.length] = 1;
+  return out;
+}
+const HOP_LENGTHS = lengthsOf(HOP_BY_HOP);
+const REQUEST_LENGTHS = lengthsOf(HOP_BY_HOP, CONSUMED, FORWARDING);
+
 /** What we know about the client side of one request. */
 export interface ClientInfo {
   /** Socket peer address (or CF-Connecting-IP at the edge). */
@@ -84,6 +93,10 @@ export function requestHeaders(raw: readonly string[], client: ClientInfo, fwd: 
   let xff: string | null = null, xfp: string | null = null, xfh: string | null = null, fw: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
+    if (listed.length === 0 && (name.length >= 64 || REQUEST_LENGTHS[name.length] === 0)) {
+      out.push(name, raw[i + 1]);
+      continue;
+    }
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || CONSUMED.has(lower) || (listed.length !== 0 && listed.includes(lower))) continue;
     if (fwd.enabled && FORWARDING.has(lower)) {
@@ -122,9 +135,12 @@ export function responseHeaders(raw: readonly string[]): string[] {
   const listed = connectionTokens(raw);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i].toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (listed.length !== 0 && listed.includes(lower))) continue;
-    out.push(raw[i], raw[i + 1]);
+    const name = raw[i];
+    if (listed.length !== 0 || (name.length < 64 && HOP_LENGTHS[name.length] === 1)) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || (listed.length !== 0 && listed.includes(lower))) continue;
+    }
+    out.push(name, raw[i + 1]);
   }
   return out;
 }

@@ -9,7 +9,12 @@
 /** Most header field lines in one request (HAProxy's `tune.http.maxhdr` is 101); past it: 431. */
 export const MAX_HEADER_FIELDS = 100;
 
-export type Validation = { ok: true } | { ok: false; status: 400 | 414 | 431; reason: string };
+/**
+ * ok: the head may be forwarded; `host` is its one Host (undefined: an HTTP/1.0 request without one)
+ * and `framedBody` says its framing announces a body (Transfer-Encoding, or a Content-Length other
+ * than 0), so the runtime needs no header lookup of its own for either.
+ */
+export type Validation = { ok: true; host: string | undefined; framedBody: boolean } | { ok: false; status: 400 | 414 | 431; reason: string };
 
 /** What the runtime parsed of one request head. */
 export interface RequestHead {
@@ -58,7 +63,7 @@ export function validateRequest(head: RequestHead): Validation {
   }
   if (clLines > 1) return bad(400, "more than one Content-Length header");
   if (cl !== null && !DIGITS.test(trimOws(cl))) return bad(400, "Content-Length is not a number");
-  return { ok: true };
+  return { ok: true, host: hosts === 0 ? undefined : host, framedBody: te !== null || (cl !== null && cl !== "0") };
 }
 
 /**

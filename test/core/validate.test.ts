@@ -28,8 +28,16 @@ describe("validateRequest", () => {
     ["too many fields", head([...H, ...Array.from({ length: MAX_HEADER_FIELDS }, (_, i) => [`X-${i}`, "1"]).flat()]), 431],
   ])("%s", (_name, h, status) => {
     const v = validateRequest(h);
-    if (status === null) expect(v).toEqual({ ok: true });
+    if (status === null) expect(v).toMatchObject({ ok: true });
     else expect(v).toMatchObject({ ok: false, status });
+  });
+
+  it("gives the Host and whether the framing announces a body", () => {
+    expect(validateRequest(head(H))).toEqual({ ok: true, host: "shop.example", framedBody: false });
+    expect(validateRequest(head([], "1.0"))).toEqual({ ok: true, host: undefined, framedBody: false });
+    expect(validateRequest(head([...H, "Content-Length", "0"], "1.1", "POST"))).toEqual({ ok: true, host: "shop.example", framedBody: false });
+    expect(validateRequest(head([...H, "Content-Length", "5"], "1.1", "POST"))).toEqual({ ok: true, host: "shop.example", framedBody: true });
+    expect(validateRequest(head([...H, "Transfer-Encoding", "chunked"], "1.1", "POST"))).toEqual({ ok: true, host: "shop.example", framedBody: true });
   });
 });
 
