@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { H1Server } from "./h1server.ts";
+import { H1Res, H1Server } from "./h1server.ts";
 import type { Http2Server } from "node:http2";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { net } from "./builtins.ts";
@@ -243,17 +243,21 @@ export class Balancer {
       return where === "control" ? this.control(req, res) : reply(res, 404, "Not Found");
     }
     this.inflight++;
-    // one close listener for the count, the exchange and the log line (a listener per request is not free)
+    // one close listener for the count, the exchange and the log line (a listener per request is
+    // not free); an HTTP/1 response without a log line takes one shared hook instead (no closure)
     const t = trace;
-    res.once("close", () => {
-      (res as WithExchange)[EXCHANGE]?.clientClosed();
-      this.done();
-      if (t) this.logRequest(t, req, res);
-    });
+    const h1res: unknown = res;
+    if (t === null && h1res instanceof H1Res) h1res.closeHook = this.responseClosed;
+    else {
+      res.once("close", () => {
+        this.responseClosed(res);
+        if (t) this.logRequest(t, req, res);
+      });
+    }
     try {
-      const pool = this.route(req.headers.host);
+      const pool = this.route(v.host);
       if (trace) trace.pool = pool.name;
-      forward(this.config, pool, req, res, trace);
+      forward(this.config, pool, req, res, trace, v.host ?? "", v.framedBody);
     } catch (e) {
       this.log.error({ event: "bug", error: String((e as Error)?.stack ?? e) });
       if (trace) trace.term = TERMINATION.internal;
@@ -261,9 +265,11 @@ export class Balancer {
     }
   }
 
-  private done(): void {
+  /** A proxied request's response closed (sent, or its client left). */
+  private readonly responseClosed = (res: object): void => {
+    (res as WithExchange)[EXCHANGE]?.clientClosed();
     this.inflight--;
-  }
+  };
 
   /** A WebSocket upgrade (the only kind `shouldUpgradeCallback` lets through): validated like any request, then tunnelled. */
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -4,6 +4,7 @@ import type { Readable } from "node:stream";
 // the C++ llhttp that node:http runs, fed straight from the socket (`consume`): no JS 'data' hop
 import { HTTPParser } from "node:_http_common";
 import { allocParser, consumeSocket, readStart, readStop, releaseParser } from "./parsers.ts";
+import { writeLatin1 } from "./sockwrite.ts";
 import type { Dispatcher } from "undici";
 
 /**
@@ -43,8 +44,9 @@ const METHODS_WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 
 export class H1Pool {
   private readonly idle: Conn[] = [];
-  /** Connections with an exchange in progress. */
-  private readonly active = new Set<Conn>();
+  /** Every open connection (for `destroy`), and how many have an exchange in progress. */
+  readonly conns = new Set<Conn>();
+  private active = 0;
   private closed = false;
   private onIdle: (() => void) | null = null;
   private readonly sweep: NodeJS.Timeout;
@@ -78,18 +80,19 @@ export class H1Pool {
       process.nextTick(() => handler.onResponseError?.(new Control(null), Object.assign(new Error("pool closed"), { code: "UND_ERR_CLOSED" })));
       return false;
     }
-    const c = this.idle.pop() ?? new Conn(this);
-    this.active.add(c);
+    let c = this.idle.pop();
+    if (c === undefined) this.conns.add((c = new Conn(this)));
+    this.active++;
     c.start(req, handler);
     return true;
   }
 
   /** A connection finished its exchange: back to the idle list, or gone. */
   done(c: Conn, reusable: boolean): void {
-    this.active.delete(c);
+    this.active--;
     if (reusable && !this.closed) this.idle.push(c);
     else c.destroy();
-    if (this.active.size === 0 && this.onIdle) this.onIdle();
+    if (this.active === 0 && this.onIdle) this.onIdle();
   }
 
   /** An idle connection closed by the origin (or timed out). */
@@ -107,14 +110,14 @@ export class H1Pool {
     this.closed = true;
     clearInterval(this.sweep);
     for (const c of this.idle.splice(0)) c.destroy();
-    for (const c of [...this.active]) c.abortNow(Object.assign(new Error("pool destroyed"), { code: "UND_ERR_DESTROYED" }));
+    for (const c of [...this.conns]) c.abortNow(Object.assign(new Error("pool destroyed"), { code: "UND_ERR_DESTROYED" }));
   }
 
   /** No new requests; resolves once the ones in flight are over and every connection is closed. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweep);
-    if (this.active.size > 0) await new Promise<void>((r) => (this.onIdle = r));
+    if (this.active > 0) await new Promise<void>((r) => (this.onIdle = r));
     for (const c of this.idle.splice(0)) c.destroy();
   }
 }
@@ -196,6 +199,7 @@ class Conn {
     s.on("end", () => this.eof());
     s.on("close", () => {
       this.eof();
+      this.pool.conns.delete(this);
       releaseParser(p, this.consumed);
     });
   }
@@ -235,7 +239,7 @@ class Conn {
     // the handler may abort at once (its client left while we connected)
     if (ctl.aborted || this.socket.destroyed) return;
     const s = this.socket;
-    if (body === null) s.write(head, "latin1");
+    if (body === null) writeLatin1(s, head);
     else if (Buffer.isBuffer(body)) {
       s.cork();
       s.write(head, "latin1");
@@ -369,6 +373,7 @@ class Conn {
   destroy(): void {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.pool.forget(this);
+    this.pool.conns.delete(this);
     if (!this.socket.destroyed) this.socket.destroy();
   }
 }

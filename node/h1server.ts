@@ -4,6 +4,7 @@ import { Readable } from "node:stream";
 import { HTTPParser, methods } from "node:_http_common";
 import { allocParser, consumeSocket, readStart, readStop, releaseParser } from "./parsers.ts";
 import { events, http } from "./builtins.ts";
+import { writeLatin1 } from "./sockwrite.ts";
 
 /**
  * The HTTP/1.1 server side of the self-hosted build: the requests of a client connection parsed by
@@ -248,17 +249,14 @@ class Conn {
   body(b: Buffer): void {
     this.recent = true;
     const r = this.reading;
-    if (r !== null && !r.push(b)) readStop(this.socket);
+    if (r !== null && !r.feed(b)) readStop(this.socket);
   }
 
   messageComplete(): void {
     const r = this.reading;
     this.reading = null;
     this.bodyStart = 0;
-    if (r !== null) {
-      r.complete = true;
-      r.push(null);
-    }
+    r?.finish();
   }
 
   /** The client finished sending: what is in progress is answered, then the connection ends. */
@@ -450,6 +448,8 @@ export class H1Req extends Readable {
   complete = false;
   upgrade = false;
   private h: Record<string, string | string[]> | null = null;
+  /** `_read` asked for bytes and none came since. */
+  private asked = false;
 
   constructor(socket: Socket, method: string, url: string, maj: number, min: number, raw: string[]) {
     super();
@@ -487,7 +487,27 @@ export class H1Req extends Readable {
     return null;
   }
 
+  /** A body chunk from the parser; false: the reader is full (the socket stops being read). */
+  feed(b: Buffer): boolean {
+    this.asked = false;
+    return this.push(b);
+  }
+
+  /**
+   * The body ended: the stream hears it now if its reader waits for bytes, else when it next asks
+   * (`_read`). A body nobody reads (most requests have none) then costs no end-of-stream work.
+   */
+  finish(): void {
+    this.complete = true;
+    if (this.asked) {
+      this.asked = false;
+      this.push(null);
+    }
+  }
+
   override _read(): void {
+    if (this.complete) return void this.push(null);
+    this.asked = true;
     readStart(this.socket);
   }
 }
@@ -508,12 +528,20 @@ export class H1Res extends events.EventEmitter {
   writableEnded = false;
   writableFinished = false;
   shouldKeepAlive: boolean;
+  /** The head while it is put together, then until it goes out with the first body bytes. */
   private head = "";
+  /** Seen while the head is put together: Content-Length, Date, Transfer-Encoding, a close asked for. */
+  private length = false;
+  private date = false;
+  private te = false;
+  private close = false;
   private chunked = false;
   private noBody = false;
   private extra: [string, string][] | null = null;
   private closed = false;
   private readonly conn: Conn;
+  /** Called once with this response after its 'close' listeners: a listener that costs no closure per request. */
+  closeHook: ((res: H1Res) => void) | null = null;
 
   constructor(conn: Conn, req: H1Req, keepAlive: boolean) {
     super();
@@ -530,37 +558,65 @@ export class H1Res extends events.EventEmitter {
   }
 
   writeHead(status: number, reason?: string | HeaderValue[] | Record<string, HeaderValue>, headers?: HeaderValue[] | Record<string, HeaderValue>): this {
-    if (this.headersSent) throw Object.assign(new Error("Cannot write headers after they are sent to the client"), { code: "ERR_HTTP_HEADERS_SENT" });
     if (typeof reason !== "string") {
       headers = reason;
       reason = undefined;
     }
-    let head = `HTTP/1.1 ${status} ${reason ?? STATUS[status] ?? "unknown"}\r\n`;
-    let length = false, date = false, close = !this.shouldKeepAlive, te = false;
-    const add = (name: string, value: HeaderValue) => {
-      if (typeof value === "object") {
-        for (const v of value) add(name, v);
-        return;
-      }
-      const v = typeof value === "number" ? String(value) : value;
-      if (INVALID.test(v) || INVALID.test(name)) throw Object.assign(new Error(`Invalid character in header "${name}"`), { code: "ERR_INVALID_CHAR" });
-      const n = name.length;
-      if (n === 14 && name.toLowerCase() === "content-length") length = true;
-      else if (n === 10 && name.toLowerCase() === "connection") {
-        if (/\bclose\b/i.test(v)) close = true;
-        return;
-      } else if (n === 4 && name.toLowerCase() === "date") date = true;
-      else if (n === 17 && name.toLowerCase() === "transfer-encoding") te = true;
-      head += `${name}: ${v}\r\n`;
-    };
+    this.startHead(status, reason);
     if (headers !== undefined) {
-      if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) add(headers[i] as string, headers[i + 1] as HeaderValue);
-      else for (const k in headers) add(k, (headers as Record<string, HeaderValue>)[k]);
+      if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) this.add(headers[i] as string, headers[i + 1] as HeaderValue);
+      else for (const k in headers) this.add(k, (headers as Record<string, HeaderValue>)[k]);
     }
-    if (this.extra !== null) for (const [k, v] of this.extra) add(k, v);
-    if (!date) head += `date: ${httpDate()}\r\n`;
+    return this.endHead(status);
+  }
+
+  /**
+   * writeHead for headers as an HTTP parser (llhttp: node:http's, or undici's) gave them, flat
+   * [name, value, ...]: a name is a token and a value holds no CR, LF or NUL already, so they are
+   * not checked again (the proxy's path: an origin's response head).
+   */
+  writeHeadParsed(status: number, reason: string | undefined, flat: readonly string[]): this {
+    this.startHead(status, reason);
+    for (let i = 0; i < flat.length; i += 2) this.note(flat[i], flat[i + 1]);
+    return this.endHead(status);
+  }
+
+  private startHead(status: number, reason: string | undefined): void {
+    if (this.headersSent) throw Object.assign(new Error("Cannot write headers after they are sent to the client"), { code: "ERR_HTTP_HEADERS_SENT" });
+    this.head = `HTTP/1.1 ${status} ${reason ?? STATUS[status] ?? "unknown"}\r\n`;
+    this.length = this.date = this.te = false;
+    this.close = !this.shouldKeepAlive;
+  }
+
+  private add(name: string, value: HeaderValue): void {
+    if (typeof value === "object") {
+      for (const v of value) this.add(name, v);
+      return;
+    }
+    const v = typeof value === "number" ? String(value) : value;
+    if (INVALID.test(v) || INVALID.test(name)) throw Object.assign(new Error(`Invalid character in header "${name}"`), { code: "ERR_INVALID_CHAR" });
+    this.note(name, v);
+  }
+
+  /** One header line into the head; the ones that decide the framing are noted (names compared by length first). */
+  private note(name: string, v: string): void {
+    const n = name.length;
+    if (n === 14 && name.toLowerCase() === "content-length") this.length = true;
+    else if (n === 10 && name.toLowerCase() === "connection") {
+      if (/\bclose\b/i.test(v)) this.close = true;
+      return;
+    } else if (n === 4 && name.toLowerCase() === "date") this.date = true;
+    else if (n === 17 && name.toLowerCase() === "transfer-encoding") this.te = true;
+    this.head += `${name}: ${v}\r\n`;
+  }
+
+  private endHead(status: number): this {
+    if (this.extra !== null) for (const [k, v] of this.extra) this.add(k, v);
+    let head = this.head;
+    if (!this.date) head += `date: ${httpDate()}\r\n`;
     this.noBody = this.req.method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
-    if (!this.noBody && !length && !te) {
+    let close = this.close;
+    if (!this.noBody && !this.length && !this.te) {
       if (this.req.httpVersionMinor === 1 && this.req.httpVersionMajor === 1) {
         this.chunked = true;
         head += "transfer-encoding: chunked\r\n";
@@ -585,13 +641,13 @@ export class H1Res extends events.EventEmitter {
     const head = this.head;
     this.head = "";
     const len = this.noBody ? 0 : typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
-    if (len === 0) return head === "" || s.write(head, "latin1");
+    if (len === 0) return head === "" || writeLatin1(s, head);
     let ok: boolean;
     if (len <= SMALL && typeof chunk !== "string") {
       // head, framing and bytes as one latin1 string (bytes map 1:1): one write() of one buffer,
       // cheaper than a corked writev for the small responses most requests get
       const body = chunk.toString("latin1", 0, len);
-      ok = s.write(this.chunked ? `${head}${len.toString(16)}\r\n${body}\r\n` : head + body, "latin1");
+      ok = writeLatin1(s, this.chunked ? `${head}${len.toString(16)}\r\n${body}\r\n` : head + body);
     } else {
       s.cork();
       if (head !== "") s.write(head, "latin1");
@@ -613,10 +669,9 @@ export class H1Res extends events.EventEmitter {
     this.writableEnded = true;
     const s = this.socket;
     if (this.head !== "") {
-      s.write(this.head, "latin1");
+      writeLatin1(s, this.chunked ? `${this.head}0\r\n\r\n` : this.head);
       this.head = "";
-    }
-    if (this.chunked) s.write("0\r\n\r\n", "latin1");
+    } else if (this.chunked) writeLatin1(s, "0\r\n\r\n");
     process.nextTick(finish, this);
     return this;
   }
@@ -634,6 +689,7 @@ export class H1Res extends events.EventEmitter {
     this.closed = true;
     this.emit("finish");
     this.emit("close");
+    this.closeHook?.(this);
     this.conn.finished(this);
   }
 
@@ -642,6 +698,7 @@ export class H1Res extends events.EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.emit("close");
+    this.closeHook?.(this);
   }
 }
 

@@ -10,6 +10,7 @@ import type { Config } from "../core/config/schema.ts";
 import { FAILURE_TERMINATION, TERMINATION } from "../core/log/httplog.ts";
 import { failureOf } from "./errors.ts";
 import { h2HasBody } from "./h2.ts";
+import { H1Res } from "./h1server.ts";
 import type { PoolRuntime, Waiter } from "./pool.ts";
 import type { RequestTrace } from "./trace.ts";
 
@@ -61,8 +62,7 @@ export function reply(res: ServerResponse, status: number, text: string, close =
  * target -> headers -> (buffer a small body) -> pick -> dispatch -> stream back; retries and
  * redispatches as core's Trip decides. Never throws. `trace` (request logs on) follows the exchange's steps.
  */
-export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage, res: ServerResponse, trace: RequestTrace | null = null): void {
-  const host = req.headers.host ?? "";
+export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage, res: ServerResponse, trace: RequestTrace | null, host: string, framedBody: boolean): void {
   const target = upstreamTarget(req.url ?? "", host);
   if (!target.ok) {
     if (trace) trace.term = TERMINATION.refused;
@@ -84,8 +84,8 @@ export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage,
     throw e;
   }
   pool.counters.requests++;
-  const hasBody = h2HasBody(req) ?? (req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] ?? "0") !== "0");
-  if (!hasBody) return new Exchange(pool, req, res, trace, target.path, headers, null, true).next();
+  const hasBody = h2HasBody(req) ?? framedBody;
+  if (!hasBody) return new Exchange(pool, req, res, trace, peer, target.path, headers, null, true).next();
   // buffer up to replayBufferBytes so the body can be sent again; past that, stream it once
   const cap = pool.cfg.replayBufferBytes;
   const chunks: Buffer[] = [];
@@ -99,10 +99,10 @@ export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage,
       const body = new PassThrough();
       for (const b of chunks) body.write(b);
       req.pipe(body);
-      new Exchange(pool, req, res, trace, target.path, headers, body, false).next();
+      new Exchange(pool, req, res, trace, peer, target.path, headers, body, false).next();
     }
   };
-  const onEnd = () => new Exchange(pool, req, res, trace, target.path, headers, Buffer.concat(chunks, size), true).next();
+  const onEnd = () => new Exchange(pool, req, res, trace, peer, target.path, headers, Buffer.concat(chunks, size), true).next();
   req.on("data", onData).on("end", onEnd);
 }
 
@@ -137,7 +137,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** For the request duration histogram: from ready to forward (a small body buffered) to the answer's end. */
   private readonly startedAt = performance.now();
 
-  constructor(pool: PoolRuntime, req: IncomingMessage, res: ServerResponse, trace: RequestTrace | null, path: string, headers: string[], body: Buffer | Readable | null, replayable: boolean) {
+  constructor(pool: PoolRuntime, req: IncomingMessage, res: ServerResponse, trace: RequestTrace | null, peer: string, path: string, headers: string[], body: Buffer | Readable | null, replayable: boolean) {
     this.pool = pool;
     this.res = res;
     this.trace = trace;
@@ -146,7 +146,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.body = body;
     this.method = req.method ?? "GET";
     this.h2 = req.httpVersionMajor === 2;
-    this.key = pool.keyOf(req.socket.remoteAddress);
+    this.key = pool.keyOf(peer);
     this.trip = new Trip(pool.cfg, this.method, replayable, pool.budget, Math.random);
     pool.budget.onRequest();
     (res as WithExchange)[EXCHANGE] = this;
@@ -231,10 +231,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.status = statusCode;
     this.trace?.headers(performance.now());
-    const raw = rawToStrings(controller.rawHeaders);
+    const headers = responseHeaders(rawToStrings(controller.rawHeaders));
     // HTTP/2 has no reason phrase. If the head cannot be written (the client sees nothing yet), the
     // throw ends this try as a bad response, and the client gets our answer
-    this.res.writeHead(statusCode, this.h2 ? undefined : statusMessage || undefined, responseHeaders(raw));
+    const res: unknown = this.res;
+    if (res instanceof H1Res) res.writeHeadParsed(statusCode, statusMessage || undefined, headers);
+    else this.res.writeHead(statusCode, this.h2 ? undefined : statusMessage || undefined, headers);
     this.headWritten = true;
     // undici's own bodyTimeout does not fire between slow chunks here, so the idle deadline is ours
     const idleMs = this.pool.cfg.timeouts.idle;
@@ -350,8 +352,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
+/** The origin's raw headers as strings: node/h1.ts gives strings already, undici gives Buffers. */
 function rawToStrings(raw: unknown): string[] {
   const a = raw as (Buffer | string)[];
+  if (a.length === 0 || typeof a[0] === "string") return a as string[];
   const out = new Array<string>(a.length);
   for (let i = 0; i < a.length; i++) out[i] = typeof a[i] === "string" ? (a[i] as string) : (a[i] as Buffer).toString("latin1");
   return out;
