@@ -95,6 +95,7 @@ export class Balancer {
         // check header deadlines 4 times a second (slowloris): each sweep closes fewer expired
         // connections at once, so the requests being served wait less behind it
         checkInterval: 250,
+        eagerParkAt: 2048,
       },
       {
         request: (req, res) => this.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),

@@ -10,9 +10,9 @@ afterEach(() => {
   for (const c of closers.splice(0)) c();
 });
 
-async function serve(handler: (req: H1Req, res: H1Res) => void): Promise<number> {
+async function serve(handler: (req: H1Req, res: H1Res) => void, eagerParkAt = 1_000_000): Promise<number> {
   const h1 = new H1Server(
-    { headersTimeout: 5000, requestTimeout: 5000, keepAliveTimeout: 5000, maxHeaderSize: 16384, checkInterval: 1000 },
+    { headersTimeout: 5000, requestTimeout: 5000, keepAliveTimeout: 5000, maxHeaderSize: 16384, checkInterval: 1000, eagerParkAt },
     { request: handler, wantsUpgrade: () => false, upgrade: () => {}, clientError: (_e, s) => void s.destroy(), connection: () => {}, closed: () => {} },
   );
   h1.start();
@@ -23,8 +23,10 @@ async function serve(handler: (req: H1Req, res: H1Res) => void): Promise<number>
     h1.stop();
     srv.close();
   });
+  servers.push(h1);
   return (srv.address() as net.AddressInfo).port;
 }
+const servers: H1Server[] = [];
 
 /** Echoes `<bytes>:<body>` once the body stream ended; `delay`: ms before it starts reading. */
 function echo(delay: number) {
@@ -97,3 +99,42 @@ describe("H1Req: the end of a request body", () => {
     expect(ends).toEqual(["GET ", "GET ", "POST abc"]);
   });
 });
+
+describe("H1Server: parsers given back at once with many connections open", () => {
+  it("from eagerParkAt open connections, a connection gives its parser back after each read, and its next request takes one again", async () => {
+    servers.length = 0;
+    const port = await serve(echo(0), 2);
+    const a = net.connect(port, "127.0.0.1");
+    const b = net.connect(port, "127.0.0.1");
+    closers.push(() => (a.destroy(), b.destroy()));
+    let text = "", textB = "";
+    a.on("data", (d: Buffer) => (text += d.toString("latin1")));
+    b.on("data", (d: Buffer) => (textB += d.toString("latin1")));
+    await Promise.all([a, b].map((s) => new Promise((r) => s.once("connect", r))));
+    const h1 = servers[0];
+    await until(() => h1.size === 2);
+    b.write(`${head(1)}b`);
+    await until(() => textB.endsWith("1:b"));
+    a.write(`${head(2)}hi`);
+    await until(() => text.endsWith("2:hi"));
+    // well before the first sweep (1 s here): both idle connections hold no parser
+    expect(h1.parsing).toBe(0);
+    a.write(`${head(5)}again`);
+    await until(() => text.endsWith("5:again"));
+    expect(h1.parsing).toBe(0);
+    // below the threshold the parser stays (until two sweeps pass)
+    b.destroy();
+    await until(() => h1.size === 1);
+    a.write(`${head(4)}more`);
+    await until(() => text.endsWith("4:more"));
+    expect(h1.parsing).toBe(1);
+  });
+});
+
+async function until(pred: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
