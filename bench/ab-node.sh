@@ -23,13 +23,7 @@ NODE=$ROOT/node_modules/.bin/node; WRK="${WRK:-$([ -x "$PA/wrk-raw" ] && echo "$
 HZ=$(getconf CLK_TCK)
 n=$(( ${#DIRS[@]} + 1 ))
 for port in 9201 9202 $(seq 8091 $((8090 + n))); do curl -s -o /dev/null -m1 http://127.0.0.1:$port/ && { echo "port $port busy" >&2; exit 1; }; done
-rm -rf $W; mkdir -p $W/run/origin $W/www
-head -c 100 /dev/zero | tr '\0' 'x' > $W/www/100b; head -c 16384 /dev/zero | tr '\0' 'y' > $W/www/16k
-sed -e "s#@PA@#$W#g" -e "s/9101/9201/; s/9102/9202/" $B/conf/nginx-origin.conf > $W/run/origin/nginx.conf
-setsid taskset -c 0 nginx -p $W/run/origin -c $W/run/origin/nginx.conf >$W/origin.log 2>&1 </dev/null & OPID=$!
-PIDS=()
-cleanup(){ for p in "${PIDS[@]}" $OPID; do kill -TERM -- -$p 2>/dev/null; done; sleep 0.5; for p in "${PIDS[@]}" $OPID; do kill -KILL -- -$p 2>/dev/null; done; }
-trap cleanup EXIT
+. "$B/ab-origin.sh"
 # the unit's environment (as bench/run.sh): Node's flags and glibc's malloc settings
 ENV=(); for k in NODE_OPTIONS GLIBC_TUNABLES; do v=$(sed -n "s/^Environment=$k=//p" "$ROOT/deploy/edgelb.service"); [ -n "$v" ] && ENV+=("$k=$v"); done
 sed -e "s/127.0.0.1:8080/127.0.0.1:8091/; s/9101/9201/; s/9102/9202/" $B/conf/haproxy-features.cfg > $W/haproxy.cfg

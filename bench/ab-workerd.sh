@@ -24,13 +24,7 @@ PA="${PA:-/tmp/perfanchor}"
 WORKERD=$ROOT/node_modules/.bin/workerd; WRK="${WRK:-$([ -x "$PA/wrk-raw" ] && echo "$PA/wrk-raw" || command -v wrk)}"; export WRK_RAW_LATENCY=1
 HZ=$(getconf CLK_TCK)
 for port in 9201 9202 8091 8092 8093 8094; do curl -s -o /dev/null -m1 http://127.0.0.1:$port/ && { echo "port $port busy" >&2; exit 1; }; done
-rm -rf $W; mkdir -p $W/run/origin $W/www
-head -c 100 /dev/zero | tr '\0' 'x' > $W/www/100b; head -c 16384 /dev/zero | tr '\0' 'y' > $W/www/16k
-sed -e "s#@PA@#$W#g" -e "s/9101/9201/; s/9102/9202/" $B/conf/nginx-origin.conf > $W/run/origin/nginx.conf
-setsid taskset -c 0 nginx -p $W/run/origin -c $W/run/origin/nginx.conf >$W/origin.log 2>&1 </dev/null & OPID=$!
-PIDS=()
-cleanup(){ for p in "${PIDS[@]}" $OPID; do kill -TERM -- -$p 2>/dev/null; done; sleep 0.5; for p in "${PIDS[@]}" $OPID; do kill -KILL -- -$p 2>/dev/null; done; }
-trap cleanup EXIT
+. "$B/ab-origin.sh"
 for k in "${!V[@]}"; do
   v=${V[$k]}; port=$((8091+k)); d=$W/v$k; mkdir -p $d
   if [ "${v%%@*}" = anchor ]; then

@@ -55,7 +55,7 @@ export function writeLatin1(socket: Socket, data: string): boolean {
   const err = h.writeLatin1String(req, data);
   if (err !== 0) {
     req.handle = null;
-    s.destroy(Object.assign(new Error(`write ${util.getSystemErrorName(err)}`), { errno: err, code: util.getSystemErrorName(err), syscall: "write" }));
+    s.destroy(writeError(err));
     return false;
   }
   if (wrap!.streamBaseState[wrap!.kLastWriteWasAsync] === 0) {
@@ -76,6 +76,12 @@ function onComplete(this: WriteReq, status: number): void {
   if (s === null) return;
   s[QUEUED]!--;
   if (s.destroyed) return;
-  if (status < 0) s.destroy(Object.assign(new Error(`write ${util.getSystemErrorName(status)}`), { errno: status, code: util.getSystemErrorName(status), syscall: "write" }));
+  if (status < 0) s.destroy(writeError(status));
   else if (s[QUEUED] === 0) s.emit("drain");
+}
+
+/** A failed write as Node reports one (`write EPIPE`, code, errno, syscall). */
+function writeError(errno: number): Error {
+  const code = util.getSystemErrorName(errno);
+  return Object.assign(new Error(`write ${code}`), { errno, code, syscall: "write" });
 }

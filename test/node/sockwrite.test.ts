@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeLatin1 } from "../../node/sockwrite.ts";
+import { makeCa } from "../support/tls-ca.ts";
 
 // node/sockwrite.ts writes on a socket's libuv handle, below net.Socket's Writable: checked here on
 // real loopback sockets (order with the Writable's own writes, the queue when the kernel is full,
@@ -89,14 +92,30 @@ describe("writeLatin1 (node/sockwrite.ts)", () => {
     expect(err.syscall).toBe("write");
   });
 
-  it("an encrypted (TLS) socket and a socket still connecting take socket.write", async () => {
-    const { server } = await pair();
+  it("a TLS socket and a socket still connecting take socket.write", async () => {
+    const ca = makeCa("sockwrite test CA");
+    const pem = ca.issue("localhost", ["127.0.0.1"]);
+    const srv = tls.createServer({ cert: readFileSync(pem.cert), key: readFileSync(pem.key) });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const accepted = new Promise<tls.TLSSocket>((r) => srv.once("secureConnection", r));
+    const client = tls.connect({ port: (srv.address() as net.AddressInfo).port, host: "127.0.0.1", ca: ca.ca });
+    client.on("error", () => {});
+    const server = await accepted;
+    closers.push(() => {
+      client.destroy();
+      server.destroy();
+      srv.close();
+    });
     const calls: string[] = [];
     const write = server.write.bind(server);
     server.write = ((d: string, enc: BufferEncoding) => (calls.push(d), write(d, enc))) as typeof server.write;
-    (server as net.Socket & { encrypted?: boolean }).encrypted = true;
-    writeLatin1(server, "tls");
-    expect(calls).toEqual(["tls"]);
+    let text = "";
+    client.on("data", (d: Buffer) => (text += d.toString("latin1")));
+    writeLatin1(server, "over tls");
+    expect(calls).toEqual(["over tls"]);
+    await new Promise<void>((r) => {
+      const t = setInterval(() => text === "over tls" && (clearInterval(t), r()), 5);
+    });
     const s = net.connect(1, "127.0.0.1");
     s.on("error", () => {});
     closers.push(() => s.destroy());
