@@ -21,6 +21,7 @@ import { PoolRuntime } from "./pool.ts";
 import { closingSockets, EXCHANGE, forward, reply, type WithExchange } from "./proxy.ts";
 import { RequestTrace } from "./trace.ts";
 import { createTlsServer, type LoadedCert } from "./tls.ts";
+import { listenOn } from "./listen.ts";
 import { createH2Server } from "./h2.ts";
 import { closeTunnels, tunnel, wantsWebSocket } from "./upgrade.ts";
 import { httpsRedirect } from "../core/proxy/sni.ts";
@@ -512,13 +513,8 @@ function listenShape(c: Config) {
  * net.core.somaxconn; HAProxy uses its maxconn).
  */
 function bind(server: Server, l: ListenerConfig, reusePort: boolean): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const fail = (e: Error) => reject(Object.assign(e, { listener: l }));
-    server.once("error", fail);
-    server.listen({ port: l.port, host: l.host, backlog: 8192, ...(reusePort ? { reusePort: true } : {}) }, () => {
-      server.off("error", fail);
-      resolve(server);
-    });
+  return listenOn(server, { host: l.host, port: l.port, backlog: 8192, reusePort }).catch((e: Error) => {
+    throw Object.assign(e, { listener: l });
   });
 }
 

@@ -205,7 +205,7 @@ const listener = v.strictObject({
    * 2 s, 1 left 4,000 waiting). Unless `reusePort` is set, the port is first checked free, so a
    * second instance still fails with EADDRINUSE. Default 1.
    */
-  acceptors: v.optional(int(1, 256), 1),
+  acceptors: v.optional(int(1, 1024), 1),
   /** HTTPS on this listener (TLS 1.2 and 1.3 only). Certificates are re-read on SIGHUP. */
   tls: v.optional(
     v.strictObject({
