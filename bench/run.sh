@@ -37,7 +37,7 @@
 # Scenarios: c64-100b, c1-100b, c64-16k; each: warm-up (not recorded), then RUNS runs of DUR s.
 # Then c9000-100b for haproxy-ka and edgelb (when listed): 9,000 keep-alive connections (wrk -c9000,
 # fd limit raised to 20,000), both with maxconn 256 per origin (HAProxy: global maxconn 8000 as in its
-# config; edgelb: maxQueue 10000, and listen.acceptors 64 in all its plain configs: 64 listening
+# config; edgelb: maxQueue 10000, and listen.acceptors 256 in all its plain configs: 256 listening
 # sockets, else libuv's one accept per event leaves thousands waiting once it is busy); per round a
 # fresh start, a warm-up, one run; recorded apart
 # (c9000.tsv): req/s, errors (wrk counts a response slower than 2 s as a timeout), connections still
@@ -202,11 +202,11 @@ for k in NODE_OPTIONS GLIBC_TUNABLES; do
 done
 EDGELB_CFG="$WORK/run/edgelb.json"
 cat > "$EDGELB_CFG" <<'EOF'
-{"listen":{"host":"127.0.0.1","port":8080,"acceptors":64},"log":{"requests":false},"pools":{"bench":{"maxQueue":10000,"origins":[{"name":"a","url":"http://127.0.0.1:9101","maxconn":256},{"name":"b","url":"http://127.0.0.1:9102","maxconn":256}],"check":{"path":"/100b"}}}}
+{"listen":{"host":"127.0.0.1","port":8080,"acceptors":256},"log":{"requests":false},"pools":{"bench":{"maxQueue":10000,"origins":[{"name":"a","url":"http://127.0.0.1:9101","maxconn":256},{"name":"b","url":"http://127.0.0.1:9102","maxconn":256}],"check":{"path":"/100b"}}}}
 EOF
 EDGELB_LOG_CFG="$WORK/run/edgelb-log.json"
 cat > "$EDGELB_LOG_CFG" <<EOF
-{"listen":{"host":"127.0.0.1","port":8080,"acceptors":64},"log":{"requests":true,"to":"$WORK/run/edgelb-requests.log"},"pools":{"bench":{"maxQueue":10000,"origins":[{"name":"a","url":"http://127.0.0.1:9101","maxconn":256},{"name":"b","url":"http://127.0.0.1:9102","maxconn":256}],"check":{"path":"/100b"}}}}
+{"listen":{"host":"127.0.0.1","port":8080,"acceptors":256},"log":{"requests":true,"to":"$WORK/run/edgelb-requests.log"},"pools":{"bench":{"maxQueue":10000,"origins":[{"name":"a","url":"http://127.0.0.1:9101","maxconn":256},{"name":"b","url":"http://127.0.0.1:9102","maxconn":256}],"check":{"path":"/100b"}}}}
 EOF
 
 # ---------------------------------------------------------------- HTTPS (haproxy-tls, edgelb-tls)
@@ -495,7 +495,7 @@ c9000_round() { # c9000_round CONFIG ROUND
   wrk_run "$cfg" c9000-100b warm /100b $C9K "$WARM" 0
   sleep 1
   # the listen queue mid-run: connections the kernel accepted and the proxy did not (yet)
-  ( sleep $(( (DUR + 1) / 2 )); ss -Hlnt "sport = :$TARGET_PORT" | awk '{print $2; exit}' > "$WORK/run/c9000-backlog" ) &
+  ( sleep $(( (DUR + 1) / 2 )); ss -Hlnt "sport = :$TARGET_PORT" | awk '{q += $2} END {print q + 0}' > "$WORK/run/c9000-backlog" ) &
   local sampler=$!
   wrk_run "$cfg" c9000-100b "$r" /100b $C9K "$DUR"
   wait "$sampler" 2>/dev/null
