@@ -124,7 +124,7 @@ if [ "$(nproc)" -lt 2 ]; then log "fewer than 2 CPUs: running UNPINNED"; PIN=0; 
 CLK_TCK=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------- work dir
-rm -rf "$WORK/run" "$WORK/raw" "$WORK/www" "$WORK/worker-ab" "$WORK/worker-ab.log"
+rm -rf "$WORK/run" "$WORK/raw" "$WORK/www" "$WORK/worker-ab" "$WORK/worker-ab.log" "$WORK/node-ab" "$WORK/node-ab.log"
 mkdir -p "$WORK/run/origin" "$WORK/raw" "$WORK/www" "$BENCH/results"
 head -c 100 /dev/zero | tr '\0' 'x' > "$WORK/www/100b"
 head -c 16384 /dev/zero | tr '\0' 'y' > "$WORK/www/16k"
@@ -483,6 +483,18 @@ if [ "$QUICK" = 0 ] && [ "$EDGE_BUILD" = ok ] && [[ ",$CONFIGS," == *,workerd-an
   AB_WORK="$WORK/worker-ab" PA="$PA" bash "$BENCH/ab-workerd.sh" "$AB_ROUNDS" 3 64 /100b anchor "$ROOT/dist" > "$WORK/worker-ab.log" 2>&1 \
     || log "Worker pair failed: $(tail -3 "$WORK/worker-ab.log" | tr '\n' ' ')"
   grep PAIRED "$WORK/worker-ab.log" | while read -r l; do log "  $l"; done
+fi
+# The Node pair (issue 7's CPU per request), after the rounds: HAProxy and edgelb up at once on the
+# proxy's CPU, taking turns of 1 s at c64 100 B (bench/ab-node.sh), per-turn ratios; the rows above
+# are one run per config per round, a VM minute apart, and a slow minute that falls on one of them
+# moves the ratio of medians by tens of percent. NODE_AB_ROUNDS=N to change (default RUNS*10).
+NODE_AB_ROUNDS="${NODE_AB_ROUNDS:-$((RUNS * 10))}"
+if [ "$QUICK" = 0 ] && [ "$NODE_AB_ROUNDS" -gt 0 ] && [[ ",$CONFIGS," == *,haproxy-ka,* ]] && [[ ",$CONFIGS," == *,edgelb,* ]] \
+   && ! cut -f1 "$FAIL_TSV" | grep -qxE 'haproxy-ka|edgelb'; then
+  log "Node pair: $NODE_AB_ROUNDS interleaved rounds of 1 s at c64 (bench/ab-node.sh)"
+  AB_WORK="$WORK/node-ab" PA="$PA" bash "$BENCH/ab-node.sh" "$NODE_AB_ROUNDS" 1 64 /100b > "$WORK/node-ab.log" 2>&1 \
+    || log "Node pair failed: $(tail -3 "$WORK/node-ab.log" | tr '\n' ' ')"
+  grep PAIRED "$WORK/node-ab.log" | while read -r l; do log "  $l"; done
 fi
 # 9,000 concurrent keep-alive connections (issue 7): haproxy-ka and edgelb only
 C9K=9000; C9K_TSV="$WORK/c9000.tsv"

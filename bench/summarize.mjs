@@ -15,6 +15,8 @@ const isWorker = (c) => c.startsWith('workerd-');
 // the Worker target (issue): req/s >= 0.90 x workerd-anchor, raw p99 <= 1.2 x, no Durable Object call
 // on the request path once warm
 const TARGET = { rps: 0.9, p99: 1.2 };
+/** issue 7: the Node build's CPU per request at c64 100 B, at most this many times HAProxy's */
+const NODE_CPU_TARGET = 1.25;
 
 const tsv = (f) => {
   const p = path.join(WORK, f);
@@ -157,6 +159,25 @@ let paired = null;
     };
   }
 }
+// the Node pair (run.sh after the rounds, bench/ab-node.sh): v0 = HAProxy (haproxy-ka's config), v1 = edgelb
+// serve, both up at once and taking 1 s turns at c64 100 B; ratios per round, then the median and quartiles
+let nodePair = null;
+{
+  const rounds = {};
+  for (const r of tsv('node-ab/res.tsv')) (rounds[r.round] ??= {})[r.variant] = { rps: num(r.rps), us: num(r.us_req) };
+  const pairs = Object.values(rounds).filter((x) => x.v0 && x.v1 && x.v0.rps > 0 && x.v1.rps > 0 && x.v0.us > 0);
+  if (pairs.length) {
+    const cpu = pairs.map((x) => x.v1.us / x.v0.us).sort((a, b) => a - b);
+    const q = (f) => cpu[Math.min(cpu.length - 1, Math.floor(f * cpu.length))];
+    nodePair = {
+      scenario: 'c64-100b', rounds: pairs.length, run_s: 1,
+      haproxy_rps: med(pairs.map((x) => x.v0.rps)), edgelb_rps: med(pairs.map((x) => x.v1.rps)),
+      haproxy_cpu_us: med(pairs.map((x) => x.v0.us)), edgelb_cpu_us: med(pairs.map((x) => x.v1.us)),
+      rps_vs_haproxy: med(pairs.map((x) => x.v1.rps / x.v0.rps)), cpu_vs_haproxy: med(cpu), cpu_q1: q(0.25), cpu_q3: q(0.75),
+      cpu_ok: med(cpu) <= NODE_CPU_TARGET,
+    };
+  }
+}
 const directC1 = stat(DIRECT, 'c1-100b');
 const added = configs.filter((c) => c !== DIRECT).map((c) => {
   const x = stat(c, 'c1-100b');
@@ -225,6 +246,13 @@ if (doCalls.length) {
   for (const d of doCalls) {
     md += `| ${d.config} | ${d.scenario} | ${f0(d.wrk_requests)} | ${f0(d.pool_requests)} | ${c(d.onRequestPath)} | ${c(d.background)} | ${c(d.flushes)} | ${c(d.errors)} | ${c(d.checked_origins)} | ${d.note} |\n`;
   }
+}
+if (nodePair) {
+  md += `\n### Node pair, interleaved (the figure for the CPU per request target)\n\n`;
+  md += `HAProxy (\`${REF}\`'s config) and edgelb serve up at once on the proxy's CPU, ${nodePair.rounds} rounds of ${nodePair.run_s} s runs at c64 100 B taking turns (bench/ab-node.sh); `;
+  md += `each ratio is taken per round, then the median (quartiles in brackets), so a slow minute of the VM falls on both alike.\n\n`;
+  md += `| req/s, HAProxy | req/s, edgelb | req/s ÷ HAProxy | CPU µs/req, HAProxy | CPU µs/req, edgelb | CPU ÷ HAProxy ≤ ${NODE_CPU_TARGET.toFixed(2)} |\n|---|---|---|---|---|---|\n`;
+  md += `| ${f0(nodePair.haproxy_rps)} | ${f0(nodePair.edgelb_rps)} | ${fr(nodePair.rps_vs_haproxy)} | ${f2(nodePair.haproxy_cpu_us)} | ${f2(nodePair.edgelb_cpu_us)} | ${fr(nodePair.cpu_vs_haproxy)} (${fr(nodePair.cpu_q1)}-${fr(nodePair.cpu_q3)}) ${nodePair.cpu_ok ? '✓' : '✗'} |\n`;
 }
 if (c9k.length) {
   md += `\n### 9,000 concurrent keep-alive connections (wrk -c9000, /100b; maxconn 256 per origin on both)\n\n`;
@@ -298,6 +326,7 @@ const json = {
     paired: paired && Object.fromEntries(Object.entries(paired).map(([k, v]) => [k, typeof v === 'number' ? round(v, 3) : v])),
     do_calls: doCalls.map((d) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]))),
   },
+  node_pair: nodePair && Object.fromEntries(Object.entries(nodePair).map(([k, v]) => [k, typeof v === 'number' ? round(v, 3) : v])),
   c9000: c9k.map((x) => ({
     config: x.config, runs: x.runs, rps: round(x.rps, 1), rps_min: round(x.rps_min, 1), rps_max: round(x.rps_max, 1), rps_vs_haproxy: round(x.rps_vs_haproxy, 3),
     cpu_us_per_req: round(x.cpu_us_per_req, 2), p50_ms: round(x.p50_ms, 3), p99_ms: round(x.p99_ms, 3), errors: x.errors,
