@@ -29,6 +29,7 @@ declare module "node:_http_common" {
     remove(): void;
     /** The input ended (EOF): completes a body delimited by the close, or returns an error. */
     finish(): Error | undefined;
-    [callback: number]: (...args: never[]) => unknown;
+    /** a callback, or null: llhttp calls only functions (an own non-function is found at once, a missing index is looked up the prototype chain) */
+    [callback: number]: ((...args: never[]) => unknown) | null;
   }
 }
