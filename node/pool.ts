@@ -18,6 +18,9 @@ export interface Waiter {
   gone: boolean;
 }
 
+/** What a queue slot holds once its waiter went (served, timed out, or its client left). */
+const PASSED: Waiter = { exclude: [], key: 0, done: () => {}, timer: null, gone: true };
+
 /** A request being routed (node/proxy.ts Exchange, node/upgrade.ts Tunnel). */
 export interface Routed {
   /** The origin of its next try; fromQueue: after a wait in the queue (NONE: nothing left, the queue full or its timeout passed). */
@@ -113,7 +116,10 @@ export class PoolRuntime {
 
   /** The request no longer waits (its client left, its deadline passed): its place is given up. */
   cancel(w: Waiter | null): void {
-    if (w !== null) this.leave(w);
+    if (w === null || !this.leave(w)) return;
+    // it may stay in the array a while yet (until the head passes it): without its request
+    w.done = PASSED.done;
+    w.exclude = PASSED.exclude;
   }
 
   /** Marks `w` gone (false if it already was). */
@@ -146,12 +152,14 @@ export class PoolRuntime {
     while (this.head < this.queue.length) {
       const w = this.queue[this.head];
       if (w.gone) {
-        this.head++;
+        // the slots before head hold nothing: a waiter kept there would keep its whole request
+        // (exchange, response, buffers) alive until the array is cut, thousands at c9000
+        this.queue[this.head++] = PASSED;
         continue;
       }
       const i = this.pick(w.exclude, w.key);
       if (i === FULL) break;
-      this.head++;
+      this.queue[this.head++] = PASSED;
       this.leave(w);
       w.done(i);
       if (i !== NONE) break;
