@@ -197,7 +197,11 @@ class Conn {
     p.initialize(HTTPParser.REQUEST, {}, this.server.opts.maxHeaderSize, 0);
     // llhttp calls these with the parser as `this`: shared functions, no closures per connection
     p[CONN] = this;
-    p[kOnMessageBegin] = onMessageBegin;
+    // no JS call at a request's start while nothing is in progress (one C++ -> JS crossing per
+    // request): onExecute, called after every read anyway, starts the header deadline when a read
+    // began a head it did not end. While a request is in progress (a pipelined head may follow it
+    // in the same read) the parser tells each head's start (onHead sets it, finished clears it).
+    p[kOnMessageBegin] = null;
     p[kOnHeaders] = onHeaders;
     p[kOnHeadersComplete] = onHeadersComplete;
     p[kOnBody] = onBody;
@@ -238,12 +242,18 @@ class Conn {
     this.onExecute(ret, chunk);
   }
 
-  /** The parser began a request head. */
+  /** A pipelined head began (the parser tells it only while a request is in progress). */
   messageBegin(): void {
     this.recent = true;
-    this.headStart = this.bodyStart = performance.now();
+    this.headStart = performance.now();
     this.idleSince = 0;
   }
+
+  /** Heads and messages the parser completed so far, and as of the last read (onExecute). */
+  private heads = 0;
+  private completes = 0;
+  private headsSeen = 0;
+  private completesSeen = 0;
 
   /** Past 32 header lines (or a head split over reads) the parser hands them, and the URL, over early. */
   headerPart(h: string[], url: string): void {
@@ -258,6 +268,7 @@ class Conn {
   }
 
   messageComplete(): void {
+    this.completes++;
     const r = this.reading;
     this.reading = null;
     this.bodyStart = 0;
@@ -274,7 +285,12 @@ class Conn {
   }
 
   onHead(maj: number, min: number, headers: string[] | undefined, method: number, url: string, upgrade: boolean, keepAlive: boolean): number {
+    this.heads++;
+    // the request's deadline (requestTimeout) runs from its head's start when a read left that
+    // head unfinished (or the connection's start), else from now (the head came in one read)
+    this.bodyStart = this.headStart !== 0 ? this.headStart : performance.now();
     this.headStart = 0;
+    this.parser![kOnMessageBegin] = onMessageBegin;
     let raw = headers ?? [];
     if (this.partial.length !== 0) {
       raw = this.partial.concat(raw);
@@ -328,6 +344,8 @@ class Conn {
     if (this.pendingError !== null) return this.tellError(this.pendingError);
     const next = this.queue.shift();
     if (next !== undefined) return this.dispatch(next);
+    // nothing in progress: a head that begins now is seen by onExecute (see attach)
+    if (this.reading === null && this.parser !== null) this.parser[kOnMessageBegin] = null;
     if (this.socket.readableEnded) return void this.socket.end();
     if (this.reading === null && this.headStart === 0) this.idleSince = performance.now();
   }
@@ -357,6 +375,16 @@ class Conn {
       else this.tellError(err);
       return;
     }
+    this.recent = true;
+    // a read that completed no head and no message, with no body being read, began a head (the
+    // first bytes after an idle spell, or a slow client's next ones): with nothing in progress the
+    // parser does not tell a head's start (see attach), so the header deadline runs from here
+    if (this.heads === this.headsSeen && this.completes === this.completesSeen && this.reading === null && this.headStart === 0 && (ret as number) > 0) {
+      this.headStart = performance.now();
+      this.idleSince = 0;
+    }
+    this.headsSeen = this.heads;
+    this.completesSeen = this.completes;
     const up = this.upgradeReq;
     if (up !== null) {
       this.upgradeReq = null;

@@ -195,6 +195,41 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(580);
   });
 
+  it("on a keep-alive connection the header deadline runs from a head's first bytes: after an idle spell, and pipelined behind a request", async () => {
+    const b = await balancer(await origin(), { keepAlive: "3s", headerTimeout: "600ms" });
+    // answered, idle a while, then a head that stalls: 408 at the header deadline, not the keep-alive one
+    const c = await raw(b);
+    c.s.write("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    await until(() => c.seen.text.includes("GET /a"));
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    c.s.write("GET /b HTTP/1.1\r\nHost: x\r\n");
+    await until(() => c.seen.closedAt !== 0);
+    expect(responses(c.seen.text).map((r) => r.status)).toEqual([200, 408]);
+    expect(c.seen.closedAt - t0).toBeGreaterThanOrEqual(580);
+    expect(c.seen.closedAt - t0).toBeLessThan(2000);
+
+    // a whole request and the start of the next in one write: the second's deadline runs from then
+    const d = await raw(b);
+    const t1 = Date.now();
+    d.s.write("GET /c HTTP/1.1\r\nHost: x\r\n\r\nGET /d HTTP/1.1\r\nHost: x\r\n");
+    await until(() => d.seen.closedAt !== 0);
+    expect(responses(d.seen.text).map((r) => r.status)).toEqual([200, 408]);
+    expect(d.seen.text).toContain("GET /c");
+    expect(d.seen.closedAt - t1).toBeGreaterThanOrEqual(580);
+    expect(d.seen.closedAt - t1).toBeLessThan(2000);
+
+    // answered requests one after the other on one connection, each in one write: no 408, still open
+    const e = await raw(b);
+    for (const p of ["/e", "/f", "/g"]) {
+      e.s.write(`GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await until(() => e.seen.text.includes(`GET ${p}`));
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    expect(responses(e.seen.text).map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(e.seen.closedAt).toBe(0);
+  });
+
   it("a malformed request behind one in progress: the first is answered whole, then 400 and the close", async () => {
     const b = await balancer(await origin());
     const c = await raw(b);
