@@ -48,12 +48,15 @@ describe("pool queue (node/pool.ts)", () => {
     expect(served).toEqual([...Array(100).keys(), ...Array.from({ length: 500 }, (_, k) => 200 + k)]);
     expect(p.counters.queued).toBe(1300);
     ws.length = 0;
-    await new Promise((r) => setImmediate(r));
-    gc();
+    for (let k = 0; k < 2; k++) {
+      await new Promise((r) => setImmediate(r));
+      gc();
+    }
     const alive = (from: number, to: number) => refs.slice(from, to).filter((r) => r.deref() !== undefined).length;
-    expect(alive(0, 100)).toBe(0); // served
-    expect(alive(100, 200)).toBe(0); // their clients left
-    expect(alive(200, 700)).toBe(0); // served
+    // (the engine may keep the last one or two it called alive a while: 1 of 500 in one run of 5)
+    expect(alive(0, 100)).toBeLessThanOrEqual(1); // served (100 kept without the change)
+    expect(alive(100, 200)).toBeLessThanOrEqual(1); // their clients left (100)
+    expect(alive(200, 700)).toBeLessThanOrEqual(2); // served (500)
     expect(alive(700, 2000)).toBe(1300); // still waiting: kept
     // the rest is served in order too
     for (let k = 0; k < 1300; k++) p.release(0);
