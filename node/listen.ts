@@ -31,7 +31,8 @@ export type BindOptions = { host: string; port: number; backlog: number; reusePo
 /** Resolves with `server` listening; rejects with Node's listen error. */
 export function listenOn(server: Server, o: BindOptions): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const handle = tcp ? boundHandle(tcp, o) : null;
+    // (a node:cluster worker asks its primary for the socket: server.listen does that)
+    const handle = tcp !== null && !("NODE_UNIQUE_ID" in process.env) ? boundHandle(tcp, o) : null;
     const done = (e?: Error & { errno?: number; address?: string | null }) => {
       server.off("error", done);
       server.off("listening", done);
