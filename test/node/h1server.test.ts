@@ -69,6 +69,14 @@ async function raw(b: TestBalancer) {
   return { s, seen };
 }
 
+/** Writes `bytes` (ending in a head that stalls) and waits for the close: the statuses read, and the ms from the write to the close. */
+async function stall(c: Awaited<ReturnType<typeof raw>>, bytes: string): Promise<{ statuses: number[]; ms: number }> {
+  const t0 = Date.now();
+  c.s.write(bytes);
+  await until(() => c.seen.closedAt !== 0);
+  return { statuses: responses(c.seen.text).map((r) => r.status), ms: c.seen.closedAt - t0 };
+}
+
 async function until(pred: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
   while (!pred()) {
@@ -187,12 +195,9 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
     expect(c.seen.closedAt - answered).toBeGreaterThanOrEqual(380);
     expect(c.seen.closedAt - answered).toBeLessThan(1200);
 
-    const d = await raw(b);
-    const t0 = Date.now();
-    d.s.write("GET /slowloris HTTP/1.1\r\nHost: x\r\n");
-    await until(() => d.seen.closedAt !== 0);
-    expect(responses(d.seen.text).map((r) => r.status)).toEqual([408]);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(580);
+    const d = await stall(await raw(b), "GET /slowloris HTTP/1.1\r\nHost: x\r\n");
+    expect(d.statuses).toEqual([408]);
+    expect(d.ms).toBeGreaterThanOrEqual(580);
   });
 
   it("on a keep-alive connection the header deadline runs from a head's first bytes: after an idle spell, and pipelined behind a request", async () => {
@@ -202,22 +207,18 @@ describe("the HTTP/1.1 server side (node/h1server.ts)", () => {
     c.s.write("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     await until(() => c.seen.text.includes("GET /a"));
     await new Promise((r) => setTimeout(r, 300));
-    const t0 = Date.now();
-    c.s.write("GET /b HTTP/1.1\r\nHost: x\r\n");
-    await until(() => c.seen.closedAt !== 0);
-    expect(responses(c.seen.text).map((r) => r.status)).toEqual([200, 408]);
-    expect(c.seen.closedAt - t0).toBeGreaterThanOrEqual(580);
-    expect(c.seen.closedAt - t0).toBeLessThan(2000);
+    const idle = await stall(c, "GET /b HTTP/1.1\r\nHost: x\r\n");
+    expect(idle.statuses).toEqual([200, 408]);
+    expect(idle.ms).toBeGreaterThanOrEqual(580);
+    expect(idle.ms).toBeLessThan(2000);
 
     // a whole request and the start of the next in one write: the second's deadline runs from then
     const d = await raw(b);
-    const t1 = Date.now();
-    d.s.write("GET /c HTTP/1.1\r\nHost: x\r\n\r\nGET /d HTTP/1.1\r\nHost: x\r\n");
-    await until(() => d.seen.closedAt !== 0);
-    expect(responses(d.seen.text).map((r) => r.status)).toEqual([200, 408]);
+    const piped = await stall(d, "GET /c HTTP/1.1\r\nHost: x\r\n\r\nGET /d HTTP/1.1\r\nHost: x\r\n");
+    expect(piped.statuses).toEqual([200, 408]);
     expect(d.seen.text).toContain("GET /c");
-    expect(d.seen.closedAt - t1).toBeGreaterThanOrEqual(580);
-    expect(d.seen.closedAt - t1).toBeLessThan(2000);
+    expect(piped.ms).toBeGreaterThanOrEqual(580);
+    expect(piped.ms).toBeLessThan(2000);
 
     // answered requests one after the other on one connection, each in one write: no 408, still open
     const e = await raw(b);
