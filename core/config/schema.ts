@@ -201,9 +201,9 @@ const listener = v.strictObject({
    * new connections over them). libuv accepts one connection per readiness event of a listening
    * socket, and a process busy with thousands of connections sees that event a few dozen times a
    * second: a burst of new connections then waits in the accept queue for seconds. N sockets accept
-   * N at a time (README, Benchmarks: 64 accepted 9,000 connections in a loaded process in under
-   * 2 s, 1 left 4,000 waiting). Unless `reusePort` is set, the port is first checked free, so a
-   * second instance still fails with EADDRINUSE. Default 1.
+   * N at a time (README, Benchmarks: at 9,000 connections in a loaded process 1 left 4,000 waiting,
+   * 64 drained the queue at about 1,300 a second, 256 at about 4,000). Unless `reusePort` is set,
+   * the port is first checked free, so a second instance still fails with EADDRINUSE. Default 1.
    */
   acceptors: v.optional(int(1, 1024), 1),
   /** HTTPS on this listener (TLS 1.2 and 1.3 only). Certificates are re-read on SIGHUP. */
