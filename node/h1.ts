@@ -376,7 +376,7 @@ class Conn {
   destroy(): void {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.pool.forget(this);
-    this.pool.conns.delete(this);
+    // (out of pool.conns at the socket's 'close')
     if (!this.socket.destroyed) this.socket.destroy();
   }
 }

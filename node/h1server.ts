@@ -236,7 +236,6 @@ class Conn {
   /** Bytes that came through JS: parsed here, a parked connection taking a parser first. */
   data(chunk: Buffer): void {
     if (this.closed) return;
-    this.recent = true;
     if (this.parser === null && !this.attach()) return void this.socket.destroy();
     const ret = this.parser!.execute(chunk);
     this.onExecute(ret, chunk);
@@ -244,16 +243,12 @@ class Conn {
 
   /** A pipelined head began (the parser tells it only while a request is in progress). */
   messageBegin(): void {
-    this.recent = true;
     this.headStart = performance.now();
     this.idleSince = 0;
   }
 
-  /** Heads and messages the parser completed so far, and as of the last read (onExecute). */
-  private heads = 0;
-  private completes = 0;
-  private headsSeen = 0;
-  private completesSeen = 0;
+  /** The read being parsed completed a head or a message (onExecute clears it). */
+  private progressed = false;
 
   /** Past 32 header lines (or a head split over reads) the parser hands them, and the URL, over early. */
   headerPart(h: string[], url: string): void {
@@ -262,13 +257,12 @@ class Conn {
   }
 
   body(b: Buffer): void {
-    this.recent = true;
     const r = this.reading;
     if (r !== null && !r.feed(b)) readStop(this.socket);
   }
 
   messageComplete(): void {
-    this.completes++;
+    this.progressed = true;
     const r = this.reading;
     this.reading = null;
     this.bodyStart = 0;
@@ -285,7 +279,7 @@ class Conn {
   }
 
   onHead(maj: number, min: number, headers: string[] | undefined, method: number, url: string, upgrade: boolean, keepAlive: boolean): number {
-    this.heads++;
+    this.progressed = true;
     // the request's deadline (requestTimeout) runs from its head's start when a read left that
     // head unfinished (or the connection's start), else from now (the head came in one read)
     this.bodyStart = this.headStart !== 0 ? this.headStart : performance.now();
@@ -352,6 +346,10 @@ class Conn {
 
   /** After the parser ran over one read: `chunk` is that read when it came through JS (else the parser has it). */
   onExecute(ret: unknown, chunk?: Buffer): void {
+    // every read ends here, whichever way it came (consumed, or `data`)
+    this.recent = true;
+    const progressed = this.progressed;
+    this.progressed = false;
     if (ret instanceof Error) {
       const err = ret as HeadError;
       err.rawPacket ??= chunk ?? (this.parser?.getCurrentBuffer() as Buffer);
@@ -375,16 +373,13 @@ class Conn {
       else this.tellError(err);
       return;
     }
-    this.recent = true;
     // a read that completed no head and no message, with no body being read, began a head (the
     // first bytes after an idle spell, or a slow client's next ones): with nothing in progress the
     // parser does not tell a head's start (see attach), so the header deadline runs from here
-    if (this.heads === this.headsSeen && this.completes === this.completesSeen && this.reading === null && this.headStart === 0 && (ret as number) > 0) {
+    if (!progressed && this.reading === null && this.headStart === 0 && (ret as number) > 0) {
       this.headStart = performance.now();
       this.idleSince = 0;
     }
-    this.headsSeen = this.heads;
-    this.completesSeen = this.completes;
     const up = this.upgradeReq;
     if (up !== null) {
       this.upgradeReq = null;
