@@ -142,13 +142,18 @@ for (const sc of scenarios) {
     worker.push(w);
   }
 }
+// a pair phase's res.tsv (bench/ab-workerd.sh, bench/ab-node.sh): per round, the reference (v0) and
+// the proxy (v1), each { rps, us, p99 }; the rounds where both served
+function pairedRounds(file) {
+  const rounds = {};
+  for (const r of tsv(file)) (rounds[r.round] ??= {})[r.variant] = { rps: num(r.rps), us: num(r.us_req), p99: num(r.raw_p99) };
+  return Object.values(rounds).filter((x) => x.v0 && x.v1 && x.v0.rps > 0 && x.v1.rps > 0);
+}
 // the Worker pair (run.sh after the rounds, bench/ab-workerd.sh): v0 = the trivial Worker, v1 = edgelb's,
 // both up at once and alternating 3 s runs; ratios are per round, then the median
 let paired = null;
 {
-  const rounds = {};
-  for (const r of tsv('worker-ab/res.tsv')) (rounds[r.round] ??= {})[r.variant] = { rps: num(r.rps), us: num(r.us_req), p99: num(r.raw_p99) };
-  const pairs = Object.values(rounds).filter((x) => x.v0 && x.v1 && x.v0.rps > 0 && x.v1.rps > 0);
+  const pairs = pairedRounds('worker-ab/res.tsv');
   if (pairs.length) {
     const rps = med(pairs.map((x) => x.v1.rps / x.v0.rps)), cpu = med(pairs.map((x) => x.v1.us / x.v0.us)), p99 = med(pairs.map((x) => x.v1.p99 / x.v0.p99));
     paired = {
@@ -163,9 +168,7 @@ let paired = null;
 // serve, both up at once and taking 1 s turns at c64 100 B; ratios per round, then the median and quartiles
 let nodePair = null;
 {
-  const rounds = {};
-  for (const r of tsv('node-ab/res.tsv')) (rounds[r.round] ??= {})[r.variant] = { rps: num(r.rps), us: num(r.us_req) };
-  const pairs = Object.values(rounds).filter((x) => x.v0 && x.v1 && x.v0.rps > 0 && x.v1.rps > 0 && x.v0.us > 0);
+  const pairs = pairedRounds('node-ab/res.tsv').filter((x) => x.v0.us > 0);
   if (pairs.length) {
     const cpu = pairs.map((x) => x.v1.us / x.v0.us).sort((a, b) => a - b);
     const q = (f) => cpu[Math.min(cpu.length - 1, Math.floor(f * cpu.length))];
