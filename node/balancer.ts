@@ -21,7 +21,7 @@ import { PoolRuntime } from "./pool.ts";
 import { closingSockets, EXCHANGE, forward, reply, type WithExchange } from "./proxy.ts";
 import { RequestTrace } from "./trace.ts";
 import { createTlsServer, type LoadedCert } from "./tls.ts";
-import { listenOn } from "./listen.ts";
+import { addAcceptors, listenOn } from "./listen.ts";
 import { createH2Server } from "./h2.ts";
 import { closeTunnels, tunnel, wantsWebSocket } from "./upgrade.ts";
 import { httpsRedirect } from "../core/proxy/sni.ts";
@@ -62,6 +62,8 @@ export class Balancer {
   readonly server: H1Server;
   private h2: Http2Server | null = null;
   private listeners: Listener[] = [];
+  /** The extra listening sockets (`acceptors`) being bound after listen(): see acceptorsBound(). */
+  private binding: Promise<void>[] = [];
   /** Per listener, the certificates served now (null for plain ones). */
   private certs: (LoadedCert[] | null)[];
   readonly startedAt = Date.now();
@@ -183,16 +185,18 @@ export class Balancer {
       }
       // reusePort (SO_REUSEPORT, Node >= 22.12 on Linux): a new process binds the port while this one drains
       await bind(entry.server, l, shared);
-      const port = (entry.server.address() as AddressInfo).port;
       const main = entry.server;
-      for (let k = 1; k < l.acceptors; k++) {
-        // (client.maxConnections is refused with acceptors > 1: it would count per socket)
-        const extra = net.createServer({ noDelay: true }, (socket) => main.emit("connection", socket));
-        await bind(extra, { ...l, port }, true);
-        entry.acceptors.push(extra);
-      }
-      for (const srv of [main, ...entry.acceptors]) srv.on("error", (e) => this.log.error({ event: "listener-error", error: String(e) }));
+      main.on("error", (e) => this.log.error({ event: "listener-error", error: String(e) }));
       this.listeners.push(entry);
+      if (l.acceptors > 1) {
+        // the other sockets are bound after listen() resolves, a few per event-loop turn (acceptorsBound)
+        // (client.maxConnections is refused with acceptors > 1: it would count per socket)
+        const { port } = main.address() as AddressInfo;
+        const more = addAcceptors(main, { host: l.host, port, backlog: BACKLOG, reusePort: true }, l.acceptors - 1, entry.acceptors, () => this.closing !== null);
+        this.binding.push(
+          more.catch((e: Error) => this.log.error({ event: "listener-error", error: String(e), address: `${l.host}:${port}`, acceptors: 1 + entry.acceptors.length, of: l.acceptors })),
+        );
+      }
     }
     // the HTTP/1.1 engine's deadline sweep
     this.server.start();
@@ -203,6 +207,11 @@ export class Balancer {
       this.log.info({ event: "listening", address: `${scheme}://${a.address}:${a.port}`, pools: [...this.pools.keys()], reusePort: l.reusePort, ...(l.tls ? { http2: l.tls.http2, certificates: this.certs[i]?.map((c) => ({ names: c.names, notAfter: c.notAfter })) } : {}), ...(l.redirectHttps ? { redirectHttps: l.redirectHttps } : {}) });
     }
     return this.addresses()[0];
+  }
+
+  /** Resolves when every listener's `acceptors` are bound (or one failed to bind: logged as listener-error). */
+  async acceptorsBound(): Promise<void> {
+    await Promise.all(this.binding);
   }
 
   /** The bound address of each listener, in config order. */
@@ -480,6 +489,8 @@ export class Balancer {
     this.closing ??= (async () => {
       // the listening sockets only: keep-alive connections stay (closing the idle ones now would race their next request)
       for (const l of this.listeners) for (const srv of [l.server, ...l.acceptors]) srv.close();
+      // an acceptor still being bound closes itself when its bind completes
+      await this.acceptorsBound();
       // HTTP/2 clients are told to open no new streams; those in flight finish
       this.h2?.close();
       const start = Date.now();
@@ -512,8 +523,10 @@ function listenShape(c: Config) {
  * 511 drops SYNs when thousands of clients connect at once (the kernel caps it at
  * net.core.somaxconn; HAProxy uses its maxconn).
  */
+const BACKLOG = 8192;
+
 function bind(server: Server, l: ListenerConfig, reusePort: boolean): Promise<Server> {
-  return listenOn(server, { host: l.host, port: l.port, backlog: 8192, reusePort }).catch((e: Error) => {
+  return listenOn(server, { host: l.host, port: l.port, backlog: BACKLOG, reusePort }).catch((e: Error) => {
     throw Object.assign(e, { listener: l });
   });
 }

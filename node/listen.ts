@@ -52,6 +52,28 @@ export function listenOn(server: Server, o: BindOptions): Promise<Server> {
   });
 }
 
+/**
+ * Binds `count` more listening sockets to the address `main` listens on (SO_REUSEPORT), each handing
+ * its connections to `main`, and puts them in `into` (where close() finds them). A few at a time,
+ * each few in its own event-loop turn, after `main` already listens: 256 sockets take ~20 ms to bind
+ * on a small VM, which a cold start no longer waits for, and connections meanwhile are accepted by
+ * those bound so far. Stops when `stopped()` says so (the server is closing): what it bound since
+ * is closed. An error of these sockets is emitted on `main`; a bind that fails rejects.
+ */
+export async function addAcceptors(main: Server, o: BindOptions, count: number, into: Server[], stopped: () => boolean): Promise<void> {
+  for (let k = 0; k < count; k++) {
+    if (k % ACCEPTORS_PER_TURN === 0) await new Promise((r) => setImmediate(r));
+    if (stopped()) return;
+    const extra = net.createServer({ noDelay: true }, (socket) => main.emit("connection", socket));
+    await listenOn(extra, { ...o, reusePort: true });
+    if (stopped()) return void extra.close();
+    extra.on("error", (e) => main.emit("error", e));
+    into.push(extra);
+  }
+}
+
+const ACCEPTORS_PER_TURN = 8;
+
 /** A bound TCP handle, Node's error for a failed bind, or null when the host is not an IP literal. */
 function boundHandle(b: TcpWrap, o: BindOptions): TCPHandle | Error | null {
   const v6 = o.host.includes(":");

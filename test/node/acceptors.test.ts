@@ -25,6 +25,7 @@ describe.runIf(process.platform === "linux")("listen.acceptors (Node build)", ()
     const port = await freePort();
     const b = await startBalancer({ listen: { host: "127.0.0.1", port, acceptors: 4 }, pools: { web: poolOf([o]) } });
     try {
+      await b.lb.acceptorsBound();
       expect(listening(port)).toBe(4);
       // 200 connections, each from its own source port: the kernel spreads them over the 4 sockets
       const rs = await Promise.all(Array.from({ length: 200 }, () => send(b.url, { headers: { connection: "close" } })));
@@ -42,6 +43,35 @@ describe.runIf(process.platform === "linux")("listen.acceptors (Node build)", ()
       await b.close();
     }
     expect(listening(port)).toBe(0);
+  });
+
+  it("listen() resolves with one socket listening; the others are bound in later event-loop turns, serving meanwhile; close() during the binding leaves none", async () => {
+    const o = await startOrigin("web01");
+    const port = await freePort();
+    const b = await startBalancer({ listen: { host: "127.0.0.1", port, acceptors: 64 }, pools: { web: poolOf([o]) } });
+    try {
+      // what a cold start waits for: one socket (binding 255 more took ~20 ms of one here)
+      expect(listening(port)).toBe(1);
+      const r = await send(b.url);
+      expect(r.status).toBe(200);
+      expect(r.origin).toBe("web01");
+      await b.lb.acceptorsBound();
+      expect(listening(port)).toBe(64);
+    } finally {
+      await b.close();
+    }
+    expect(listening(port)).toBe(0);
+    // closed while binding: what was bound is closed, and nothing is bound after
+    const c = await startBalancer({ listen: { host: "127.0.0.1", port, acceptors: 64 }, pools: { web: poolOf([o]) } });
+    await new Promise((r) => setImmediate(r));
+    const part = listening(port);
+    expect(part).toBeGreaterThan(1);
+    expect(part).toBeLessThan(64);
+    await c.close();
+    expect(listening(port)).toBe(0);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(listening(port)).toBe(0);
+    expect(c.log.lines.filter((e) => e.event === "listener-error")).toEqual([]);
   });
 
   it("acceptors > 1 with client.maxConnections is refused, naming the path (the limit would count per socket)", () => {
