@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseConfig, formatIssue } from "../core/config/parse.ts";
 import { Balancer } from "./balancer.ts";
@@ -12,6 +12,8 @@ const ORIGINS = [
 function startOrigin(name: string, port: number): Promise<ChildProcess> {
   // next to this module: demo-origin.ts in the sources, demo-origin.mjs in the bundle (dist-node/)
   const file = new URL(import.meta.url.endsWith(".mjs") ? "./demo-origin.mjs" : "./demo-origin.ts", import.meta.url);
+  // (node:child_process through getBuiltinModule: an ES import would load it at every `edgelb serve` start)
+  const { spawn } = process.getBuiltinModule("node:child_process");
   const child = spawn(process.execPath, [fileURLToPath(file), name, String(port)], {
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 // the same C++ llhttp parser node:http's server runs, fed straight from the socket (`consume`)
 import { HTTPParser, methods } from "node:_http_common";
 import { allocParser, consumeSocket, readStart, readStop, releaseParser } from "./parsers.ts";
-import { events, http } from "./builtins.ts";
+import { events, lazyHttp } from "./builtins.ts";
 import { writeLatin1 } from "./sockwrite.ts";
 
 /**
@@ -48,7 +48,9 @@ export interface H1Handlers {
 }
 
 const { kOnMessageBegin, kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, kOnExecute } = HTTPParser;
-const STATUS = http.STATUS_CODES;
+let STATUS: Record<number, string | undefined> | undefined;
+/** The reason phrase of a status (node:http's table, loaded at the first answer of our own). */
+const reasonOf = (status: number) => (STATUS ??= lazyHttp().STATUS_CODES)[status];
 
 /** Header names whose duplicates IncomingMessage#headers drops (the first one counts). */
 const SINGLE = new Set(["content-type", "content-length", "user-agent", "referer", "host", "authorization", "proxy-authorization", "if-modified-since", "if-unmodified-since", "from", "location", "max-forwards", "retry-after", "etag", "last-modified", "server", "age", "expires"]);
@@ -614,7 +616,7 @@ export class H1Res extends events.EventEmitter {
 
   private startHead(status: number, reason: string | undefined): void {
     if (this.headersSent) throw Object.assign(new Error("Cannot write headers after they are sent to the client"), { code: "ERR_HTTP_HEADERS_SENT" });
-    this.head = `HTTP/1.1 ${status} ${reason ?? STATUS[status] ?? "unknown"}\r\n`;
+    this.head = `HTTP/1.1 ${status} ${reason ?? reasonOf(status) ?? "unknown"}\r\n`;
     this.length = this.date = this.te = false;
     this.close = !this.shouldKeepAlive;
   }

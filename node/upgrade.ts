@@ -1,5 +1,5 @@
 import type { ClientRequest, IncomingMessage } from "node:http";
-import { http, net } from "./builtins.ts";
+import { lazyHttp, net } from "./builtins.ts";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
@@ -58,7 +58,7 @@ const TEXT: Record<number, string> = { 400: "Bad Request", 502: "Bad Gateway", 5
 function rawReply(socket: Duplex, status: number, text: string, extra: Record<string, string> = {}): void {
   if (socket.destroyed || !socket.writable) return void socket.destroy();
   const body = `${text}\n`;
-  let h = `HTTP/1.1 ${status} ${TEXT[status] ?? http.STATUS_CODES[status] ?? "Error"}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n`;
+  let h = `HTTP/1.1 ${status} ${TEXT[status] ?? lazyHttp().STATUS_CODES[status] ?? "Error"}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n`;
   for (const [k, v] of Object.entries(extra)) h += `${k}: ${v}\r\n`;
   socket.end(`${h}\r\n${body}`);
   closeSoon(socket);
@@ -76,7 +76,7 @@ function closeSoon(s: Duplex): void {
 
 /** A status line and header lines from a flat [name, value, ...] list. */
 function headText(status: number, message: string, raw: readonly string[], extra = ""): string {
-  let h = `HTTP/1.1 ${status} ${message || http.STATUS_CODES[status] || ""}\r\n`;
+  let h = `HTTP/1.1 ${status} ${message || lazyHttp().STATUS_CODES[status] || ""}\r\n`;
   for (let i = 0; i < raw.length; i += 2) h += `${raw[i]}: ${raw[i + 1]}\r\n`;
   return `${h}${extra}\r\n`;
 }
@@ -199,7 +199,7 @@ class Tunnel {
     });
     let creq: ClientRequest;
     try {
-      creq = http.request({ method: this.req.method ?? "GET", path: this.path, headers: this.headers, createConnection: () => sock });
+      creq = lazyHttp().request({ method: this.req.method ?? "GET", path: this.path, headers: this.headers, createConnection: () => sock });
     } catch (e) {
       // a head node:http will not write (it validates names, values and the path): nothing was sent
       sock.destroy();
