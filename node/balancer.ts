@@ -519,12 +519,12 @@ function listenShape(c: Config) {
 }
 
 /**
- * Binds `server` to the listener's address; the error names the listener. backlog: Node's default
- * 511 drops SYNs when thousands of clients connect at once (the kernel caps it at
- * net.core.somaxconn; HAProxy uses its maxconn).
+ * The listen backlog of every listening socket: Node's default 511 drops SYNs when thousands of
+ * clients connect at once (the kernel caps it at net.core.somaxconn; HAProxy uses its maxconn).
  */
 const BACKLOG = 8192;
 
+/** Binds `server` to the listener's address; the error names the listener. */
 function bind(server: Server, l: ListenerConfig, reusePort: boolean): Promise<Server> {
   return listenOn(server, { host: l.host, port: l.port, backlog: BACKLOG, reusePort }).catch((e: Error) => {
     throw Object.assign(e, { listener: l });
