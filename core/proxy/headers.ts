@@ -66,14 +66,20 @@ export class HeaderError extends Error {
   readonly status = 400;
 }
 
-/** Lower-cased tokens of every Connection header in `raw`; empty when there is none. */
+/**
+ * Lower-cased tokens of every Connection header in `raw` that name more than the hop-by-hop
+ * headers (those are removed anyway; the CONNECTION_FORBIDDEN ones stay, to be refused); empty
+ * when there is none.
+ */
 function connectionTokens(raw: readonly string[]): string[] {
   let out: string[] | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i].length === 10 && raw[i].toLowerCase() === "connection") {
       for (const t of raw[i + 1].split(",")) {
         const tok = t.trim().toLowerCase();
-        if (tok) (out ??= []).push(tok);
+        // a hop-by-hop name goes anyway: `Connection: keep-alive` (every keep-alive origin and
+        // browser sends it) lists nothing more, and the headers need no lower-casing one by one
+        if (tok && (!HOP_BY_HOP.has(tok) || CONNECTION_FORBIDDEN.has(tok))) (out ??= []).push(tok);
       }
     }
   }
