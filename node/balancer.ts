@@ -515,7 +515,7 @@ export class Balancer {
 
 /** What of config.listen needs a restart to change (the certificate files do not). */
 function listenShape(c: Config) {
-  return c.listen.map((l) => ({ host: l.host, port: l.port, reusePort: l.reusePort, tls: !!l.tls, http2: l.tls?.http2, redirect: l.redirectHttps }));
+  return c.listen.map((l) => ({ host: l.host, port: l.port, reusePort: l.reusePort, acceptors: l.acceptors, tls: !!l.tls, http2: l.tls?.http2, redirect: l.redirectHttps }));
 }
 
 /**

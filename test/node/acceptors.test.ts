@@ -74,6 +74,29 @@ describe.runIf(process.platform === "linux")("listen.acceptors (Node build)", ()
     expect(c.log.lines.filter((e) => e.event === "listener-error")).toEqual([]);
   });
 
+  it("a reload that changes acceptors says it takes effect on restart; the sockets stay as they are", async () => {
+    const o = await startOrigin("web01");
+    const port = await freePort();
+    const cfg = (acceptors: number) => {
+      const r = parseConfig({ listen: { host: "127.0.0.1", port, acceptors }, pools: { web: poolOf([o]) } });
+      if (!r.ok) throw new Error("config");
+      return r.config;
+    };
+    const b = await startBalancer({ listen: { host: "127.0.0.1", port, acceptors: 2 }, pools: { web: poolOf([o]) } });
+    try {
+      await b.lb.acceptorsBound();
+      const warned = () => b.log.lines.filter((l) => l.event === "reload" && /listen changes take effect on restart only/.test(String(l.note))).length;
+      b.lb.reload(cfg(2));
+      expect(warned()).toBe(0);
+      b.lb.reload(cfg(4));
+      expect(warned()).toBe(1);
+      expect(listening(port)).toBe(2);
+      expect((await send(b.url)).status).toBe(200);
+    } finally {
+      await b.close();
+    }
+  });
+
   it("acceptors > 1 with client.maxConnections is refused, naming the path (the limit would count per socket)", () => {
     const r = parseConfig({ listen: { host: "127.0.0.1", port: 8080, acceptors: 2 }, client: { maxConnections: 100 }, pools: { web: { origins: [{ name: "a", url: "http://127.0.0.1:1" }] } } });
     expect(r.ok).toBe(false);
