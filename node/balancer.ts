@@ -99,6 +99,7 @@ export class Balancer {
         // connections at once, so the requests being served wait less behind it
         checkInterval: 250,
         eagerParkAt: 2048,
+        halfOpen: config.client.halfClose === "answer",
       },
       {
         request: (req, res) => this.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse),
@@ -258,6 +259,7 @@ export class Balancer {
     // not free); an HTTP/1 response without a log line takes one shared hook instead (no closure)
     const t = trace;
     const h1res: unknown = res;
+    if (h1res instanceof H1Res && this.server.opts.halfOpen) h1res.inputHook = this.inputEnded;
     if (t === null && h1res instanceof H1Res) h1res.closeHook = this.responseClosed;
     else {
       res.once("close", () => {
@@ -280,6 +282,11 @@ export class Balancer {
   private readonly responseClosed = (res: object): void => {
     (res as WithExchange)[EXCHANGE]?.clientClosed();
     this.inflight--;
+  };
+
+  /** A proxied request's client ended its input (FIN) before the answer: node/proxy.ts drops the request if it still waits for a slot. */
+  private readonly inputEnded = (res: object): void => {
+    (res as WithExchange)[EXCHANGE]?.clientEnded();
   };
 
   /** A WebSocket upgrade (the only kind `shouldUpgradeCallback` lets through): validated like any request, then tunnelled. */

@@ -32,6 +32,8 @@ export interface H1ServerOptions {
    * after each read, not two sweeps later (at 9,000 busy connections: about 10 MiB less RSS).
    */
   eagerParkAt: number;
+  /** A client's FIN leaves what it asked answered (client.halfClose "answer"); else it closes the connection. */
+  halfOpen: boolean;
 }
 
 export interface H1Handlers {
@@ -165,6 +167,8 @@ class Conn {
   /** Since when nothing is in progress (0: something is). */
   idleSince = 0;
   private upgradeReq: H1Req | null = null;
+  /** The client sent its FIN (see ended). */
+  private inputDone = false;
   /** A parse error behind a response in progress: told once that response is out. */
   private pendingError: HeadError | null = null;
   closed = false;
@@ -180,6 +184,9 @@ class Conn {
     // a connection that sends nothing is held to the header deadline too (slowloris)
     this.headStart = performance.now();
     s[CONN] = this;
+    // client.halfClose "answer": a client's FIN ends its input only, what it asked is still answered
+    // (see ended); else Node ends the connection at the FIN and its 'close' aborts what is in progress
+    if (this.server.opts.halfOpen) s.allowHalfOpen = true;
     s.on("error", onSocketError);
     s.on("close", onSocketClose);
     s.on("end", onSocketEnd);
@@ -271,9 +278,23 @@ class Conn {
     r?.finish();
   }
 
-  /** The client finished sending: what is in progress is answered, then the connection ends. */
+  /**
+   * The client finished sending (its FIN). With nothing in progress the connection ends. Otherwise,
+   * unless halfOpen, Node ends it too and its 'close' aborts what is in progress. With halfOpen
+   * (a client may half-close right after its requests: `nc -N`, scripts, some checkers) those are
+   * answered in turn, then the connection ends (finished). A body the FIN cut short cannot complete:
+   * that is a client gone. A request still waiting in a pool's queue for an origin slot is dropped
+   * as if its client had left (`inputEnded`, HAProxy's `option abortonclose`): when a load test or a
+   * crowd of browsers closes at once, their queued requests would otherwise go to the origins ahead
+   * of live ones.
+   */
   ended(): void {
-    if (!this.closed && this.current === null && this.queue.length === 0) this.socket.end();
+    if (this.closed) return;
+    if (this.current === null && this.queue.length === 0) return void this.socket.end();
+    if (!this.server.opts.halfOpen) return;
+    this.inputDone = true;
+    if (this.reading !== null && !this.reading.complete) return void this.socket.destroy();
+    this.current?.inputEnded();
   }
 
   isIdle(): boolean {
@@ -313,6 +334,12 @@ class Conn {
   private dispatch(res: H1Res): void {
     this.current = res;
     this.idleSince = 0;
+    this.start(res);
+    // a pipelined request whose turn came after the client's FIN (see ended)
+    if (this.inputDone && this.current === res) res.inputEnded();
+  }
+
+  private start(res: H1Res): void {
     const req = res.req;
     // Expect: node:http answers 100-continue itself (no checkContinue listener) and 417 to the rest
     const expect = req.expect();
@@ -575,6 +602,8 @@ export class H1Res extends events.EventEmitter {
   private readonly conn: Conn;
   /** Called once with this response after its 'close' listeners: a listener that costs no closure per request. */
   closeHook: ((res: H1Res) => void) | null = null;
+  /** Called when the client ends its input (FIN) before this response is out (node/balancer.ts: the exchange decides). */
+  inputHook: ((res: H1Res) => void) | null = null;
 
   constructor(conn: Conn, req: H1Req, keepAlive: boolean) {
     super();
@@ -724,6 +753,11 @@ export class H1Res extends events.EventEmitter {
     this.emit("close");
     this.closeHook?.(this);
     this.conn.finished(this);
+  }
+
+  /** The client sent its FIN while this response is in progress (Conn.ended). */
+  inputEnded(): void {
+    if (!this.closed) this.inputHook?.(this);
   }
 
   /** The connection closed before the response was out. */

@@ -34,7 +34,7 @@ export const closingSockets = new WeakSet<object>();
  * per request tells it (`clientClosed`), rather than a second listener of its own.
  */
 export const EXCHANGE = Symbol("edgelb.exchange");
-export type WithExchange = { [EXCHANGE]?: { clientClosed(): void } };
+export type WithExchange = { [EXCHANGE]?: { clientClosed(): void; clientEnded(): void } };
 
 /** Sends a short error response of our own, optionally closing the connection. */
 export function reply(res: ServerResponse, status: number, text: string, close = false, extra?: Record<string, string>): void {
@@ -120,6 +120,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private deadline: NodeJS.Timeout | null = null;
   private lastFailure: FailureKind | null = null;
   private active = false;
+  /** The client sent its FIN (clientEnded). */
+  private inputEnded = false;
   private idle: NodeJS.Timeout | null = null;
   /** The current try's header deadline. */
   private timer: NodeJS.Timeout | null = null;
@@ -159,7 +161,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     // kept only when it waits: a try sent at once may have queued a retry of its own meanwhile
     const w = this.pool.route(this.trip, this.key, this);
-    if (w !== null) this.waiter = w;
+    if (w === null) return;
+    this.waiter = w;
+    // (a retry queued after the client's FIN: see clientEnded)
+    if (this.inputEnded) this.drop();
   }
 
   /** The request waits in the pool's queue from now (Routed). */
@@ -305,6 +310,22 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (!this.active) return;
     this.active = false;
     this.pool.release(i);
+  }
+
+  /**
+   * The client half-closed (its FIN) before the answer. A request already sent on is answered; one
+   * still waiting in the pool's queue for a slot is dropped as if the client had left (HAProxy's
+   * `option abortonclose`): the connection closes, the slot goes to the next in line, the log says CQ.
+   */
+  clientEnded(): void {
+    this.inputEnded = true;
+    if (this.waiter !== null) this.drop();
+  }
+
+  /** Leaves the queue now (its slot goes to the next in line) and closes the client's connection. */
+  private drop(): void {
+    this.clientClosed();
+    this.res.destroy();
   }
 
   /** The response's 'close' (node/balancer.ts): normal end or the client left. */

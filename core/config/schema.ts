@@ -300,6 +300,15 @@ export const ConfigSchema = v.strictObject({
       maxHeaderBytes: v.optional(int(1024, 1_048_576), 16_384),
       /** Most concurrent client connections; 0 = no limit (HAProxy `maxconn`). Default 0. */
       maxConnections: v.optional(int(0, 1_000_000), 0),
+      /**
+       * What a client's FIN (it shut its write side) does to the requests it has in progress (Node
+       * build, HTTP/1). `abort` (default, as nginx): the client left; they are aborted and their origin
+       * slots freed at once (a browser's stop button or an aborted fetch sends just a FIN).
+       * `answer` (HAProxy's default): requests already sent to an origin are answered, then the
+       * connection closes, for clients that half-close after their request (`nc -N`, scripts,
+       * checkers); one still waiting for a slot is dropped (HAProxy's `option abortonclose`).
+       */
+      halfClose: v.optional(v.picklist(["abort", "answer"], "must be abort or answer"), "abort"),
     }),
     {},
   ),

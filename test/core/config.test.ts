@@ -83,7 +83,7 @@ describe("the minimal file gets HAProxy's defaults", () => {
 
   it("front side: forwardfor on, client timeouts in ms", () => {
     expect(cfg.forwardFor).toEqual({ enabled: true, forwarded: false, trustedProxies: [] });
-    expect(cfg.client).toEqual({ headerTimeout: 10_000, keepAlive: 65_000, maxHeaderBytes: 16_384, maxConnections: 0 });
+    expect(cfg.client).toEqual({ headerTimeout: 10_000, keepAlive: 65_000, maxHeaderBytes: 16_384, maxConnections: 0, halfClose: "abort" });
   });
 
   it("parseConfigText gives the same config from the JSON text", () => {
