@@ -159,7 +159,7 @@ const IGNORED_OPTIONS: Record<string, string> = {
   "http-pretend-keepalive": KEEPALIVE_NOTE,
   "http-no-delay": KEEPALIVE_NOTE,
   persist: PERSIST_NOTE,
-  abortonclose: "edgelb always aborts the request to the origin when the client goes away; ignored",
+  abortonclose: "edgelb aborts a request whose client goes away (its FIN included), queued or sent: client.halfClose \"abort\", the default; ignored",
   "ssl-hello-chk": "edgelb's active checks are HTTP requests; other check kinds are not imported",
   "tcp-check": "edgelb's active checks are HTTP requests; other check kinds are not imported",
   "mysql-check": "edgelb's active checks are HTTP requests; other check kinds are not imported",
