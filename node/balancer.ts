@@ -467,9 +467,11 @@ export class Balancer {
       this.log.warn({ event: "reload", note: "listen changes take effect on restart only (certificates are re-read now)" });
     }
     if (config.log.to !== this.config.log.to) this.log.warn({ event: "reload", note: "log.to changes take effect on restart only" });
+    // the HTTP/1 and HTTP/2 engines took the client settings at start
+    if (JSON.stringify(config.client) !== JSON.stringify(this.config.client)) this.log.warn({ event: "reload", note: "client changes take effect on restart only" });
     this.notifier.configure(config.notify);
     const prefixChanged = config.prefix !== this.config.prefix;
-    this.config = { ...config, listen: this.config.listen, log: { ...config.log, to: this.config.log.to } };
+    this.config = { ...config, listen: this.config.listen, client: this.config.client, log: { ...config.log, to: this.config.log.to } };
     // new certificates (the same files rewritten, or other files) for the next handshakes
     if (certs) {
       this.listeners.forEach((l, i) => {

@@ -61,6 +61,24 @@ describe("a client that half-closes after its request (Node build)", () => {
     }
   });
 
+  it("a reload that changes client.halfClose says it takes effect on restart, and the running behaviour stays", async () => {
+    const o = await startOrigin("web01");
+    await o.setMode({ mode: "ok", delayMs: 300 });
+    const pools = { web: { origins: [{ name: o.name, url: o.url }], check: { enabled: false } } };
+    const b = await startBalancer({ client: ANSWER, pools });
+    try {
+      const next = parseConfig({ listen: { host: "127.0.0.1", port: 0 }, client: { halfClose: "abort" }, pools });
+      if (!next.ok) throw new Error(next.issues.map(formatIssue).join("\n"));
+      b.lb.reload(next.config);
+      expect(b.log.lines.filter((l) => l.event === "reload" && l.note === "client changes take effect on restart only")).toHaveLength(1);
+      expect(b.lb.config.client.halfClose).toBe("answer");
+      const r = await halfClosed(b.url, get("/a", "reload-1"));
+      expect(statuses(r.text)).toEqual([200]);
+    } finally {
+      await b.close();
+    }
+  });
+
   it('client.halfClose takes "abort" or "answer"; another value is refused, naming the path and the value', () => {
     const r = parseConfig({ client: { halfClose: "maybe" }, pools: { web: { origins: [{ name: "a", url: "http://127.0.0.1:1" }] } } });
     expect(r.ok).toBe(false);
