@@ -109,6 +109,8 @@ export class Balancer {
         clientError: (err, socket) => this.clientError(err, socket),
         connection: (socket) => this.onConnection(socket),
         closed: (socket) => this.onClosed(socket),
+        // client.halfClose "answer": node/proxy.ts drops the request if it still waits for a slot
+        inputEnded: (res) => (res as unknown as WithExchange)[EXCHANGE]?.clientEnded(),
       },
     );
     this.control = this.buildControl();
@@ -259,7 +261,6 @@ export class Balancer {
     // not free); an HTTP/1 response without a log line takes one shared hook instead (no closure)
     const t = trace;
     const h1res: unknown = res;
-    if (h1res instanceof H1Res && this.server.opts.halfOpen) h1res.inputHook = this.inputEnded;
     if (t === null && h1res instanceof H1Res) h1res.closeHook = this.responseClosed;
     else {
       res.once("close", () => {
@@ -282,11 +283,6 @@ export class Balancer {
   private readonly responseClosed = (res: object): void => {
     (res as WithExchange)[EXCHANGE]?.clientClosed();
     this.inflight--;
-  };
-
-  /** A proxied request's client ended its input (FIN) before the answer: node/proxy.ts drops the request if it still waits for a slot. */
-  private readonly inputEnded = (res: object): void => {
-    (res as WithExchange)[EXCHANGE]?.clientEnded();
   };
 
   /** A WebSocket upgrade (the only kind `shouldUpgradeCallback` lets through): validated like any request, then tunnelled. */

@@ -47,6 +47,8 @@ export interface H1Handlers {
   connection(socket: Socket): void;
   /** That connection's socket closed (also one handed to `upgrade`, when its tunnel ends). */
   closed(socket: Socket): void;
+  /** halfOpen: the client sent its FIN while `res` is in progress (its request may still wait for an origin). */
+  inputEnded(res: H1Res): void;
 }
 
 const { kOnMessageBegin, kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, kOnExecute } = HTTPParser;
@@ -284,7 +286,7 @@ class Conn {
    * (a client may half-close right after its requests: `nc -N`, scripts, some checkers) those are
    * answered in turn, then the connection ends (finished). A body the FIN cut short cannot complete:
    * that is a client gone. A request still waiting in a pool's queue for an origin slot is dropped
-   * as if its client had left (`inputEnded`, HAProxy's `option abortonclose`): when a load test or a
+   * as if its client had left (handlers' `inputEnded`, HAProxy's `option abortonclose`): when a load test or a
    * crowd of browsers closes at once, their queued requests would otherwise go to the origins ahead
    * of live ones.
    */
@@ -294,7 +296,7 @@ class Conn {
     if (!this.server.opts.halfOpen) return;
     this.inputDone = true;
     if (this.reading !== null && !this.reading.complete) return void this.socket.destroy();
-    this.current?.inputEnded();
+    if (this.current !== null) this.on.inputEnded(this.current);
   }
 
   isIdle(): boolean {
@@ -336,7 +338,7 @@ class Conn {
     this.idleSince = 0;
     this.start(res);
     // a pipelined request whose turn came after the client's FIN (see ended)
-    if (this.inputDone && this.current === res) res.inputEnded();
+    if (this.inputDone && this.current === res) this.on.inputEnded(res);
   }
 
   private start(res: H1Res): void {
@@ -602,8 +604,6 @@ export class H1Res extends events.EventEmitter {
   private readonly conn: Conn;
   /** Called once with this response after its 'close' listeners: a listener that costs no closure per request. */
   closeHook: ((res: H1Res) => void) | null = null;
-  /** Called when the client ends its input (FIN) before this response is out (node/balancer.ts: the exchange decides). */
-  inputHook: ((res: H1Res) => void) | null = null;
 
   constructor(conn: Conn, req: H1Req, keepAlive: boolean) {
     super();
@@ -753,11 +753,6 @@ export class H1Res extends events.EventEmitter {
     this.emit("close");
     this.closeHook?.(this);
     this.conn.finished(this);
-  }
-
-  /** The client sent its FIN while this response is in progress (Conn.ended). */
-  inputEnded(): void {
-    if (!this.closed) this.inputHook?.(this);
   }
 
   /** The connection closed before the response was out. */

@@ -60,12 +60,12 @@ export function listenOn(server: Server, o: BindOptions): Promise<Server> {
  * those bound so far. Stops when `stopped()` says so (the server is closing): what it bound since
  * is closed. An error of these sockets is emitted on `main`; a bind that fails rejects.
  */
-export async function addAcceptors(main: Server, o: BindOptions, count: number, into: Server[], stopped: () => boolean): Promise<void> {
+export async function addAcceptors(main: Server, o: BindOptions & { reusePort: true }, count: number, into: Server[], stopped: () => boolean): Promise<void> {
   for (let k = 0; k < count; k++) {
     if (k % ACCEPTORS_PER_TURN === 0) await new Promise((r) => setImmediate(r));
     if (stopped()) return;
     const extra = net.createServer({ noDelay: true }, (socket) => main.emit("connection", socket));
-    await listenOn(extra, { ...o, reusePort: true });
+    await listenOn(extra, o);
     if (stopped()) return void extra.close();
     extra.on("error", (e) => main.emit("error", e));
     into.push(extra);

@@ -13,7 +13,7 @@ afterEach(() => {
 async function serve(handler: (req: H1Req, res: H1Res) => void, eagerParkAt = 1_000_000): Promise<number> {
   const h1 = new H1Server(
     { headersTimeout: 5000, requestTimeout: 5000, keepAliveTimeout: 5000, maxHeaderSize: 16384, checkInterval: 1000, eagerParkAt, halfOpen: false },
-    { request: handler, wantsUpgrade: () => false, upgrade: () => {}, clientError: (_e, s) => void s.destroy(), connection: () => {}, closed: () => {} },
+    { request: handler, wantsUpgrade: () => false, upgrade: () => {}, clientError: (_e, s) => void s.destroy(), connection: () => {}, closed: () => {}, inputEnded: () => {} },
   );
   h1.start();
   const srv = net.createServer((s) => h1.accept(s));
