@@ -37,8 +37,9 @@
 # Scenarios: c64-100b, c1-100b, c64-16k; each: warm-up (not recorded), then RUNS runs of DUR s.
 # Then c9000-100b for haproxy-ka and edgelb (when listed): 9,000 keep-alive connections (wrk -c9000,
 # fd limit raised to 20,000), both with maxconn 256 per origin (HAProxy: global maxconn 8000 as in its
-# config; edgelb: maxQueue 10000, and listen.acceptors 256 in all its plain configs: 256 listening
-# sockets, else libuv's one accept per event leaves thousands waiting once it is busy); per round a
+# config; edgelb: maxQueue 10000, and listen.acceptors 1024 in all its plain configs: 1,024 listening
+# sockets, else libuv's one accept per event, and its polling of new sockets only once a busy poll
+# phase ends, leave thousands of first requests unread for seconds: see README, listen.acceptors); per round a
 # fresh start, a warm-up, one run; recorded apart
 # (c9000.tsv): req/s, errors (wrk counts a response slower than 2 s as a timeout), connections still
 # in the listen queue mid-run (accepted by the kernel, never by the proxy: their requests get no
@@ -202,11 +203,11 @@ for k in NODE_OPTIONS GLIBC_TUNABLES; do
 done
 EDGELB_CFG="$WORK/run/edgelb.json"
 cat > "$EDGELB_CFG" <<'EOF'
-{"listen":{"host":"127.0.0.1","port":8080,"acceptors":256},"log":{"requests":false},"pools":{"bench":{"maxQueue":10000,"origins":[{"name":"a","url":"http://127.0.0.1:9101","maxconn":256},{"name":"b","url":"http://127.0.0.1:9102","maxconn":256}],"check":{"path":"/100b"}}}}
+{"listen":{"host":"127.0.0.1","port":8080,"acceptors":1024},"log":{"requests":false},"pools":{"bench":{"maxQueue":10000,"origins":[{"name":"a","url":"http://127.0.0.1:9101","maxconn":256},{"name":"b","url":"http://127.0.0.1:9102","maxconn":256}],"check":{"path":"/100b"}}}}
 EOF
 EDGELB_LOG_CFG="$WORK/run/edgelb-log.json"
 cat > "$EDGELB_LOG_CFG" <<EOF
-{"listen":{"host":"127.0.0.1","port":8080,"acceptors":256},"log":{"requests":true,"to":"$WORK/run/edgelb-requests.log"},"pools":{"bench":{"maxQueue":10000,"origins":[{"name":"a","url":"http://127.0.0.1:9101","maxconn":256},{"name":"b","url":"http://127.0.0.1:9102","maxconn":256}],"check":{"path":"/100b"}}}}
+{"listen":{"host":"127.0.0.1","port":8080,"acceptors":1024},"log":{"requests":true,"to":"$WORK/run/edgelb-requests.log"},"pools":{"bench":{"maxQueue":10000,"origins":[{"name":"a","url":"http://127.0.0.1:9101","maxconn":256},{"name":"b","url":"http://127.0.0.1:9102","maxconn":256}],"check":{"path":"/100b"}}}}
 EOF
 
 # ---------------------------------------------------------------- HTTPS (haproxy-tls, edgelb-tls)
