@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "../support/tmp.ts";
 
 const UNIT = fileURLToPath(new URL("../../deploy/edgelb-agent.service", import.meta.url));
 const unit = readFileSync(UNIT, "utf8");
@@ -97,7 +97,7 @@ describe("deploy/edgelb.service and deploy/edgelb@.service (edgelb serve)", () =
   });
 
   it.skipIf(analyze.status !== 0)("both pass systemd-analyze verify (skipped where systemd-analyze is missing)", () => {
-    const dir = mkdtempSync(join(tmpdir(), "edgelb-units-"));
+    const dir = tempDir("edgelb-units-");
     // a template is verified as an instance
     copyFileSync(SLOTS, join(dir, "edgelb@a.service"));
     for (const unit of [SERVE, join(dir, "edgelb@a.service")]) {

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tempDir as tmpFolder } from "../support/tmp.ts";
 
 export const EDGELB = fileURLToPath(new URL("../../bin/edgelb.js", import.meta.url));
 export const AGENT = fileURLToPath(new URL("../../bin/edgelb-agent.js", import.meta.url));
@@ -10,8 +10,9 @@ export const AGENT = fileURLToPath(new URL("../../bin/edgelb-agent.js", import.m
 /** An example key for these tests only (32 bytes, Standard Webhooks `whsec_` form). */
 export const TEST_KEY = "whsec_" + Buffer.from("example-agent-key-for-tests-only").toString("base64");
 
+/** A fresh folder under the system's temp dir, removed after the test file's last test. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `edgelb-agent-${prefix}-`));
+  return tmpFolder(`edgelb-agent-${prefix}-`);
 }
 
 /** Writes a file atomically (a reader never sees half of it), creating folders. */

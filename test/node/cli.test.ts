@@ -1,13 +1,13 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { countBy, freePort, killOrigins, load, send, startOrigin, waitFor } from "../support/harness.ts";
+import { tempDir } from "../support/tmp.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/edgelb.js", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "edgelb-cli-"));
+const dir = tempDir("edgelb-cli-");
 const write = (name: string, v: unknown) => {
   const f = join(dir, name);
   writeFileSync(f, typeof v === "string" ? v : JSON.stringify(v, null, 2));

@@ -1,14 +1,14 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../core/config/parse.ts";
 import { importHaproxyCommand, SCHEMA_FILE, schemaRef } from "../../node/import-haproxy.ts";
 import { killOrigins, send, startBalancer, startOrigin, synced, waitFor, type TestOrigin } from "../support/harness.ts";
+import { tempDir } from "../support/tmp.ts";
 
 const FIXTURE = fileURLToPath(new URL("../../deploy/examples/haproxy-1.4-webfarm.cfg", import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), "edgelb-import-"));
+const dir = tempDir("edgelb-import-");
 
 /** Runs the command in process; returns its exit code and what it printed. */
 async function run(...args: string[]) {

@@ -1,15 +1,15 @@
 // Request logs (HAProxy httplog fields and termination states) and health changes at warn, on the
 // real Node balancer in front of real origins; the logger itself writing to a file and to a pipe.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, renameSync } from "node:fs";
+import { readFileSync, renameSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HttpLogLine } from "../../core/log/httplog.ts";
 import { createLogger } from "../../node/log.ts";
 import { killOrigins, poolOf, send, startBalancer, startOrigin, waitFor, type TestBalancer } from "../support/harness.ts";
+import { tempDir } from "../support/tmp.ts";
 
 afterEach(killOrigins);
 
@@ -219,7 +219,7 @@ describe("request log lines (HAProxy httplog fields)", () => {
 
 describe("createLogger", () => {
   it("writes JSON lines with level, ISO time and pid to a file; reopen() after a rename (logrotate) starts a new file", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "edgelb-log-"));
+    const dir = tempDir("edgelb-log-");
     const file = join(dir, "sub", "edgelb.log");
     const log = createLogger(file);
     log.info({ event: "one" });

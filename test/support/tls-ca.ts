@@ -1,9 +1,9 @@
 // A certificate authority made for one test run with Debian's openssl: a CA, leaf certificates it
 // signs for given names (valid, expired), all as PEM files in a temporary folder.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "./tmp.ts";
 
 export interface TestCa {
   dir: string;
@@ -18,9 +18,9 @@ function openssl(args: string[], cwd: string): void {
   execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-/** A new CA named `name` in a fresh temporary folder. */
+/** A new CA named `name` in a fresh temporary folder (removed after the test file that made it). */
 export function makeCa(name = "edgelb test CA"): TestCa {
-  const dir = mkdtempSync(join(tmpdir(), "edgelb-ca-"));
+  const dir = tempDir("edgelb-ca-");
   openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", `/CN=${name}`], dir);
   const caFile = join(dir, "ca.pem");
   return {
