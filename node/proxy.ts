@@ -122,9 +122,14 @@ class Exchange implements Dispatcher.DispatchHandler {
   private active = false;
   /** The client sent its FIN (clientEnded). */
   private inputEnded = false;
-  private idle: NodeJS.Timeout | null = null;
-  /** The current try's header deadline. */
+  /**
+   * The current try's deadline: for its response head ("header"), then between its body's chunks
+   * ("idle"). One Timeout per exchange, refreshed from one to the other when both last as long (the
+   * defaults): a second Timeout per request cost a timer-list insert, a removal and ~200 bytes.
+   */
   private timer: NodeJS.Timeout | null = null;
+  private timerWhy: "header" | "idle" = "header";
+  private timerMs = 0;
   private retryDelay = 0;
   private readonly method: string;
   private readonly h2: boolean;
@@ -219,18 +224,39 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.trace?.sent(performance.now());
     // undici's headersTimeout ticks on a ~0.5 s timer wheel; the per-try header deadline is ours
     const ms = this.pool.cfg.timeouts.header;
-    if (ms > 0) this.timer = setTimeout(() => controller.abort(new Stop("header")), ms);
+    if (ms > 0) this.arm("header", ms);
+  }
+
+  /** (Re)starts the try's deadline; `why` names the Stop its expiry aborts the try with. */
+  private arm(why: "header" | "idle", ms: number): void {
+    this.timerWhy = why;
+    if (this.timer !== null && this.timerMs === ms) return void this.timer.refresh();
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerMs = ms;
+    this.timer = setTimeout(onTimer, ms, this);
+  }
+
+  private disarm(): void {
+    if (this.timer === null) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** The try's deadline passed (onTimer). */
+  expired(): void {
+    this.timer = null;
+    this.controller?.abort(new Stop(this.timerWhy));
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _h: unknown, statusMessage?: string): void {
     if (statusCode < 200) return; // 1xx informational: not forwarded
-    if (this.timer) clearTimeout(this.timer);
     const d = this.trip.status(statusCode);
     if (!d.retry && d.reason === "budget") this.pool.counters.budgetExhausted++;
     if (d.retry) {
       this.status = statusCode;
       this.retryDelay = d.delayMs;
       this.pool.counters.origins[this.origin].status[5]++;
+      this.disarm();
       controller.abort(new Stop("retry"));
       return;
     }
@@ -245,11 +271,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.headWritten = true;
     // undici's own bodyTimeout does not fire between slow chunks here, so the idle deadline is ours
     const idleMs = this.pool.cfg.timeouts.idle;
-    if (idleMs > 0) this.idle = setTimeout(() => controller.abort(new Stop("idle")), idleMs);
+    if (idleMs > 0) this.arm("idle", idleMs);
+    else this.disarm();
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.idle?.refresh();
+    this.timer?.refresh();
     this.pool.counters.origins[this.origin].bytesOut += chunk.length;
     if (!this.res.write(chunk)) {
       controller.pause();
@@ -258,7 +285,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    if (this.idle) clearTimeout(this.idle);
+    this.disarm();
     const i = this.origin;
     this.settle(i);
     const h = this.pool.health;
@@ -273,8 +300,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const i = this.origin;
     this.settle(i);
-    if (this.idle) clearTimeout(this.idle);
-    if (this.timer) clearTimeout(this.timer);
+    this.disarm();
     if (err instanceof Stop && err.why !== "idle" && err.why !== "header") {
       if (err.why === "client") this.pool.counters.origins[i].clientAborts++;
       if (err.why !== "retry") return;
@@ -371,6 +397,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.trip.end();
     if (this.deadline) clearTimeout(this.deadline);
   }
+}
+
+function onTimer(x: Exchange): void {
+  x.expired();
 }
 
 /** The origin's raw headers as strings: node/h1.ts gives strings already, undici gives Buffers. */

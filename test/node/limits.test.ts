@@ -150,6 +150,49 @@ describe("limits and deadlines (Node build)", () => {
     }
   });
 
+  it("header and idle deadlines of one length: the head restarts the deadline as the idle one, and every chunk restarts it again", async () => {
+    // an origin that sends its head 300 ms after the request and a chunk every 300 ms after that:
+    // each gap is under 400 ms, the head and the first chunk each come 600 ms after what came before them
+    const sockets = new Set<net.Socket>();
+    const slow = net.createServer((s) => {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.once("data", () => {
+        const t = setInterval(() => s.write(sent++ === 0 ? "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" : "1\r\n.\r\n"), 300);
+        let sent = 0;
+        s.on("close", () => clearInterval(t));
+      });
+      s.on("close", () => sockets.delete(s));
+    });
+    await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(slow.address() as net.AddressInfo).port}`;
+    const b = await startBalancer({ pools: { webfarm: { origins: [{ name: "slow", url }], check: { enabled: false }, timeouts: { header: "400ms", idle: "400ms" } } } });
+    try {
+      const { port } = new URL(b.url);
+      const seen = await new Promise<{ status: number; chunks: number; cut: boolean }>((resolve) => {
+        const s = net.connect(Number(port), "127.0.0.1", () => s.write("GET / HTTP/1.1\r\nhost: x\r\n\r\n"));
+        let text = "";
+        let cut = false;
+        s.setEncoding("latin1");
+        s.on("data", (d: string) => (text += d));
+        s.on("close", () => (cut = true));
+        setTimeout(() => {
+          s.destroy();
+          const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+          resolve({ status: Number(text.slice(9, 12)), chunks: (body.match(/\./g) ?? []).length, cut });
+        }, 1700);
+      });
+      expect(seen.status).toBe(200);
+      expect(seen.cut).toBe(false);
+      expect(seen.chunks).toBeGreaterThanOrEqual(3);
+      expect(b.stats().origins[0].failures["body-error"]).toBe(0);
+    } finally {
+      await b.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => slow.close(r));
+    }
+  });
+
   it("total deadline: a trickling response is cut at timeouts.total", async () => {
     const [web01] = await Promise.all([startOrigin("web01")]);
     await web01.setMode({ mode: "trickle", everyMs: 50 });
