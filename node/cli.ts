@@ -68,7 +68,7 @@ function configArg(args: string[], extra: { readyFile?: boolean } = {}): { confi
  * wait in a pool's queue (thousands of them at 9,000 connections, each a few KiB alive for the wait)
  * all reach the old generation, and the heap then grew to 150-190 MiB for 45 MiB alive: 300-400 MiB
  * of RSS. Growing by 1.5x at most keeps it under 256 MiB there, for a few % of CPU in more full
- * collections only when that much is promoted (README, Benchmarks). `node --heap-growing-percent=N` wins.
+ * collections only when that much is promoted (bench/HISTORY.md). `node --heap-growing-percent=N` wins.
  * Set a second after the process listens (V8 reads it at each full collection; none is due that
  * early, and loading node:v8 was ~4 ms of a cold start).
  */

@@ -14,7 +14,7 @@ import type { Dispatcher } from "undici";
  * timeout hint, less a second). It drives the same handler as undici's `dispatch`
  * (onRequestStart, onResponseStart/Data/End/Error; `controller.abort/pause/resume/rawHeaders`),
  * so node/proxy.ts does not know which one it talks to; https origins keep undici (node/pool.ts).
- * Measured against undici's Pool on this path: about 15 µs less CPU per request (README, Performance).
+ * Measured against undici's Pool on this path: about 15 µs less CPU per request (bench/HISTORY.md).
  * Errors carry the codes node/errors.ts maps: ECONNREFUSED..., UND_ERR_CONNECT_TIMEOUT, HPE_*.
  */
 export interface H1Request {

@@ -11,7 +11,7 @@ import { writeLatin1 } from "./sockwrite.ts";
  * node:http's own llhttp (same limits, same strictness, same errors), answered in order, with the
  * keep-alive and header deadlines on one sweep. It replaces http.Server, whose per-request JS
  * (IncomingMessage, ServerResponse, header validation and bookkeeping, a timer per connection)
- * cost about a third of the proxy's CPU per request (README, Performance). `H1Req` and `H1Res`
+ * cost about a third of the proxy's CPU per request (bench/HISTORY.md). `H1Req` and `H1Res`
  * carry the part of IncomingMessage and ServerResponse that edgelb uses, under the same names, so
  * the request path (node/balancer.ts, node/proxy.ts, node/control-adapter.ts) serves both them
  * and node:http2's compatibility objects.

@@ -6,7 +6,7 @@ import { util } from "./builtins.ts";
  * net.Socket's own write ends in (StreamBase writeLatin1String: the kernel takes the bytes at once,
  * or libuv queues the rest), without the Writable machinery above it (its state, a write request
  * object per write, a tick per write for the callback): about 6 % of the proxy's CPU per request
- * at c64 with 100 B bodies, in paired runs (README, Performance). Both sides of the hot path write
+ * at c64 with 100 B bodies, in paired runs (bench/HISTORY.md). Both sides of the hot path write
  * this way: response heads with small bodies (node/h1server.ts) and request heads (node/h1.ts).
  *
  * Only when the socket's Writable holds nothing and writes nothing (else these bytes would
