@@ -25,6 +25,11 @@
 #     haproxy-tls / edgelb-tls  the same two, terminating HTTPS on :8080 with one certificate
 #                 (P-256, made by openssl in the work dir); scenarios tls-c64-100b (keep-alive) and
 #                 tls-close-c64 (`Connection: close`: a full handshake per request, the handshake rate)
+#     undici-stream / http-proxy  the Node reference proxies of ../shared/anchors (copies in
+#                 bench/conf/node-proxies/): a node:http server streaming undici's Pool.stream() into
+#                 its ServerResponse (undici 8 of this package), and npm http-proxy with a keep-alive
+#                 agent (a devDependency); round-robin over the same origins, no health checks, no
+#                 retries: the floor of a Node proxy, for "ahead of every Node proxy" (issue 7)
 #     workerd-anchor  bare `workerd serve` (node_modules/.bin/workerd) of the trivial round-robin
 #                 Worker (bench/conf/workerd-anchor/index.js = ../shared/anchors/worker/src/index.js,
 #                 bench/conf/workerd-anchor.capnp): the reference for the Worker build
@@ -73,7 +78,7 @@ ROOT="$(dirname "$BENCH")"
 WORK="${BENCH_WORK:-/tmp/edgelb-bench}"
 RUNS="${RUNS:-3}"; DUR="${DUR:-10}"; WARM="${WARM:-3}"
 CONFIGS="direct,haproxy-ka,edgelb"
-KNOWN="direct, haproxy-ka, edgelb, edgelb-log, haproxy-tls, edgelb-tls, workerd-anchor, workerd-edgelb"
+KNOWN="direct, haproxy-ka, edgelb, edgelb-log, haproxy-tls, edgelb-tls, workerd-anchor, workerd-edgelb, undici-stream, http-proxy"
 TLS_SCENARIOS="tls-c64-100b tls-close-c64"
 SCENARIOS="c64-100b c1-100b c64-16k"
 PORT=8080; LOADCPU=0; PROXYCPU=1; PIN=1
@@ -321,6 +326,12 @@ start_proxy() { # start_proxy CONFIG -> PROXY_PID (empty for direct), TARGET_POR
       local c="$EDGELB_CFG"; [ "$cfg" = edgelb-log ] && c="$EDGELB_LOG_CFG"
       start_bg "$WORK/run/$cfg.log" $PROXYCPU env "${EDGELB_ENV[@]}" "$NODE" bin/edgelb.js serve --config "$c"
       popd >/dev/null ;;
+    undici-stream|http-proxy)
+      # the anchors' Node reference proxies (bench/conf/node-proxies/, copies of ../shared/anchors/proxies/):
+      # undici's Pool.stream() into node:http's ServerResponse, and npm http-proxy with a keep-alive agent
+      [ -x "$NODE" ] || { FAIL_REASON="no node binary"; return 1; }
+      local js=undici-proxy.mjs mode=stream; [ "$cfg" = http-proxy ] && { js=http-proxy.mjs; mode=""; }
+      start_bg "$WORK/run/$cfg.log" $PROXYCPU "$NODE" "$BENCH/conf/node-proxies/$js" "$PORT" $mode ;;
     workerd-anchor)
       [ -x "$WORKERD" ] || { FAIL_REASON="no $WORKERD (run npm install)"; return 1; }
       local d="$WORK/run/workerd-anchor"; rm -rf "$d"; mkdir -p "$d"
@@ -535,7 +546,7 @@ fi
 # cold starts of the plain-HTTP proxies (not --quick)
 if [ "$QUICK" = 0 ]; then
   for cfg in "${CFG_LIST[@]}"; do
-    case $cfg in haproxy-ka|edgelb|workerd-anchor|workerd-edgelb) cut -f1 "$FAIL_TSV" | grep -qx -- "$cfg" || cold_start "$cfg" ;; esac
+    case $cfg in haproxy-ka|edgelb|workerd-anchor|workerd-edgelb|undici-stream|http-proxy) cut -f1 "$FAIL_TSV" | grep -qx -- "$cfg" || cold_start "$cfg" ;; esac
   done
 fi
 cleanup
