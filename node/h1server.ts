@@ -724,6 +724,19 @@ export class H1Res extends events.EventEmitter {
     return ok;
   }
 
+  /**
+   * end() for a caller that is done with the response (the proxy, at the origin's last byte):
+   * 'finish', 'close' and the connection's next request follow at once, not a tick later. A tick
+   * per request made Node call into JS once more to run it: 2.4 % of the CPU per request at c64
+   * (paired, 30 turns: 0.976x, quartiles 0.961-0.993).
+   */
+  endNow(): void {
+    this.doneNow = true;
+    this.end();
+  }
+
+  private doneNow = false;
+
   end(chunk?: Uint8Array | string): this {
     if (this.writableEnded || this.closed) return this;
     if (!this.headersSent) this.writeHead(this.statusCode);
@@ -734,7 +747,8 @@ export class H1Res extends events.EventEmitter {
       writeLatin1(s, this.chunked ? `${this.head}0\r\n\r\n` : this.head);
       this.head = "";
     } else if (this.chunked) writeLatin1(s, "0\r\n\r\n");
-    process.nextTick(finish, this);
+    if (this.doneNow) this.done();
+    else process.nextTick(finish, this);
     return this;
   }
 

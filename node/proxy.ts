@@ -294,7 +294,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.count(this.status);
     this.finish();
     this.pool.counters.origins[i].status[(this.status / 100) | 0]++;
-    this.res.end();
+    const res: unknown = this.res;
+    if (res instanceof H1Res) res.endNow();
+    else this.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
