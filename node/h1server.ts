@@ -731,14 +731,17 @@ export class H1Res extends events.EventEmitter {
    * (paired, 30 turns: 0.976x, quartiles 0.961-0.993).
    */
   endNow(): void {
-    this.doneNow = true;
-    this.end();
+    if (this.endWrite(undefined)) this.done();
   }
 
-  private doneNow = false;
-
   end(chunk?: Uint8Array | string): this {
-    if (this.writableEnded || this.closed) return this;
+    if (this.endWrite(chunk)) process.nextTick(finish, this);
+    return this;
+  }
+
+  /** The last bytes out; false when the response had already ended (or its connection closed). */
+  private endWrite(chunk: Uint8Array | string | undefined): boolean {
+    if (this.writableEnded || this.closed) return false;
     if (!this.headersSent) this.writeHead(this.statusCode);
     if (chunk !== undefined) this.write(chunk);
     this.writableEnded = true;
@@ -747,9 +750,7 @@ export class H1Res extends events.EventEmitter {
       writeLatin1(s, this.chunked ? `${this.head}0\r\n\r\n` : this.head);
       this.head = "";
     } else if (this.chunked) writeLatin1(s, "0\r\n\r\n");
-    if (this.doneNow) this.done();
-    else process.nextTick(finish, this);
-    return this;
+    return true;
   }
 
   /** Cuts the connection (a response that cannot be completed). */

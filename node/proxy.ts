@@ -137,6 +137,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private readonly key: number;
   private readonly pool: PoolRuntime;
   private readonly res: ServerResponse;
+  /** The same response when it is our HTTP/1 one (its head written as parsed, its end without a tick); null for HTTP/2. */
+  private readonly h1: H1Res | null;
   private readonly path: string;
   private readonly headers: string[];
   private readonly body: Buffer | Readable | null;
@@ -147,6 +149,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   constructor(pool: PoolRuntime, req: IncomingMessage, res: ServerResponse, trace: RequestTrace | null, peer: string, path: string, headers: string[], body: Buffer | Readable | null, replayable: boolean) {
     this.pool = pool;
     this.res = res;
+    const r: unknown = res;
+    this.h1 = r instanceof H1Res ? r : null;
     this.trace = trace;
     this.path = path;
     this.headers = headers;
@@ -265,8 +269,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     const headers = responseHeaders(rawToStrings(controller.rawHeaders));
     // HTTP/2 has no reason phrase. If the head cannot be written (the client sees nothing yet), the
     // throw ends this try as a bad response, and the client gets our answer
-    const res: unknown = this.res;
-    if (res instanceof H1Res) res.writeHeadParsed(statusCode, statusMessage || undefined, headers);
+    const h1 = this.h1;
+    if (h1 !== null) h1.writeHeadParsed(statusCode, statusMessage || undefined, headers);
     else this.res.writeHead(statusCode, this.h2 ? undefined : statusMessage || undefined, headers);
     this.headWritten = true;
     // undici's own bodyTimeout does not fire between slow chunks here, so the idle deadline is ours
@@ -294,8 +298,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.count(this.status);
     this.finish();
     this.pool.counters.origins[i].status[(this.status / 100) | 0]++;
-    const res: unknown = this.res;
-    if (res instanceof H1Res) res.endNow();
+    if (this.h1 !== null) this.h1.endNow();
     else this.res.end();
   }
 

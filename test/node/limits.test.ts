@@ -158,8 +158,8 @@ describe("limits and deadlines (Node build)", () => {
       sockets.add(s);
       s.on("error", () => {});
       s.once("data", () => {
-        const t = setInterval(() => s.write(sent++ === 0 ? "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" : "1\r\n.\r\n"), 300);
         let sent = 0;
+        const t = setInterval(() => s.write(sent++ === 0 ? "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" : "1\r\n.\r\n"), 300);
         s.on("close", () => clearInterval(t));
       });
       s.on("close", () => sockets.delete(s));
