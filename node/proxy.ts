@@ -11,6 +11,7 @@ import { FAILURE_TERMINATION, TERMINATION } from "../core/log/httplog.ts";
 import { failureOf } from "./errors.ts";
 import { h2HasBody } from "./h2.ts";
 import { H1Res } from "./h1server.ts";
+import { deadlinesOf, type Deadlines, type Timed } from "./deadlines.ts";
 import type { PoolRuntime, Waiter } from "./pool.ts";
 import type { RequestTrace } from "./trace.ts";
 
@@ -107,7 +108,7 @@ export function forward(config: Config, pool: PoolRuntime, req: IncomingMessage,
 }
 
 /** One client request's trip across tries; implements undici's dispatch handler. */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, Timed {
   private readonly trip: Trip;
   private origin = -1;
   private controller: Dispatcher.DispatchController | null = null;
@@ -124,12 +125,14 @@ class Exchange implements Dispatcher.DispatchHandler {
   private inputEnded = false;
   /**
    * The current try's deadline: for its response head ("header"), then between its body's chunks
-   * ("idle"). One Timeout per exchange, refreshed from one to the other when both last as long (the
-   * defaults): a second Timeout per request cost a timer-list insert, a removal and ~200 bytes.
+   * ("idle"), in node/deadlines.ts's lists (restarted in place from one to the other when both
+   * last as long, the defaults). The four fields below are that list's (Timed).
    */
-  private timer: NodeJS.Timeout | null = null;
   private timerWhy: "header" | "idle" = "header";
-  private timerMs = 0;
+  dueAt = 0;
+  prevDue: Timed | null = null;
+  nextDue: Timed | null = null;
+  dueIn: Deadlines | null = null;
   private retryDelay = 0;
   private readonly method: string;
   private readonly h2: boolean;
@@ -234,21 +237,17 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** (Re)starts the try's deadline; `why` names the Stop its expiry aborts the try with. */
   private arm(why: "header" | "idle", ms: number): void {
     this.timerWhy = why;
-    if (this.timer !== null && this.timerMs === ms) return void this.timer.refresh();
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timerMs = ms;
-    this.timer = setTimeout(onTimer, ms, this);
+    const d = this.dueIn;
+    if (d !== null && d.ms === ms) d.restart(this, performance.now());
+    else deadlinesOf(ms).arm(this, performance.now());
   }
 
   private disarm(): void {
-    if (this.timer === null) return;
-    clearTimeout(this.timer);
-    this.timer = null;
+    this.dueIn?.disarm(this);
   }
 
-  /** The try's deadline passed (onTimer). */
+  /** The try's deadline passed (node/deadlines.ts). */
   expired(): void {
-    this.timer = null;
     this.controller?.abort(new Stop(this.timerWhy));
   }
 
@@ -280,7 +279,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.timer?.refresh();
+    this.dueIn?.restart(this, performance.now());
     this.pool.counters.origins[this.origin].bytesOut += chunk.length;
     if (!this.res.write(chunk)) {
       controller.pause();
@@ -402,10 +401,6 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.trip.end();
     if (this.deadline) clearTimeout(this.deadline);
   }
-}
-
-function onTimer(x: Exchange): void {
-  x.expired();
 }
 
 /** The origin's raw headers as strings: node/h1.ts gives strings already, undici gives Buffers. */
