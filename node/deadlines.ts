@@ -2,9 +2,9 @@
  * Per-try deadlines (the header and idle timeouts of node/proxy.ts) on a few Node timers instead of
  * one Timeout per exchange: the exchanges waiting on a deadline of one length are kept in a list in
  * the order they were armed, which is the order they fall due, and one unref'd Timeout per list
- * waits for the first of them. Arming, restarting and disarming are a few field writes. A Timeout
- * per exchange (setTimeout, refresh, clearTimeout, its async id and ~300 bytes) cost ~2 % of the
- * CPU per request at c64 (bench/HISTORY.md).
+ * waits for the first of them. Arming, restarting and disarming are a few field writes, where a
+ * Timeout per exchange (setTimeout, refresh, clearTimeout, an async id, ~200 bytes) was 1.8 % of
+ * the CPU in a profile at c64 (bench/HISTORY.md: about 1 % less CPU per request, paired).
  *
  * Unref'd: an exchange waiting on an origin has its sockets open, which keep the process up.
  */
